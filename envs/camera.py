@@ -1,0 +1,257 @@
+"""Cameras: intrinsics/extrinsics, ``project``/``unproject``, and a fast RGB-D-segmentation renderer.
+
+Conventions (DESIGN.md): ``K`` is 3×3 in pixels for continuous pixel coordinates (pixel ``(i, j)``
+covers ``[i, i+1) × [j, j+1)``, so its centre is ``(i + 0.5, j + 0.5)``); ``T_world_cam`` is 4×4 in
+the OpenCV convention (x right, y down, z forward). Depth is z-depth in metres (float32).
+A normalized point ``(x, y) ∈ [0, 1]²`` is the pixel coordinate ``(x·W, y·H)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import mujoco
+import numpy as np
+
+#: MuJoCo's camera looks along -z with y up; OpenCV's along +z with y down.
+_MJ_TO_CV = np.diag([1.0, -1.0, -1.0])
+
+#: Segmentation labels that are not scene objects (objects are 1..N in scene order).
+SEG_BACKGROUND = 0
+SEG_TABLE = 254
+SEG_ROBOT = 255
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """A fixed camera looking from ``pos`` at ``lookat`` (world, metres), ``fovy`` in degrees."""
+
+    name: str
+    pos: tuple[float, float, float]
+    lookat: tuple[float, float, float]
+    fovy: float = 55.0
+    width: int = 224
+    height: int = 224
+
+    def __post_init__(self):
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"camera {self.name!r}: image size must be positive, got "
+                             f"{self.width}x{self.height}")
+        if not 1.0 <= self.fovy <= 170.0:
+            raise ValueError(f"camera {self.name!r}: fovy must be in [1, 170] degrees, got "
+                             f"{self.fovy}")
+        if np.linalg.norm(np.subtract(self.lookat, self.pos)) < 1e-6:
+            raise ValueError(f"camera {self.name!r}: pos and lookat coincide")
+
+    def mj_quat(self) -> np.ndarray:
+        """Orientation of the MuJoCo camera frame (w, x, y, z)."""
+        fwd = np.subtract(self.lookat, self.pos, dtype=float)
+        fwd /= np.linalg.norm(fwd)
+        up = np.array([0.0, 0.0, 1.0]) if abs(fwd[2]) < 0.999 else np.array([1.0, 0.0, 0.0])
+        right = np.cross(fwd, up)
+        right /= np.linalg.norm(right)
+        cam_up = np.cross(right, fwd)
+        mat = np.column_stack([right, cam_up, -fwd])
+        quat = np.zeros(4)
+        mujoco.mju_mat2Quat(quat, mat.ravel())
+        return quat
+
+    @property
+    def K(self) -> np.ndarray:
+        return intrinsics(self.fovy, self.width, self.height)
+
+    @property
+    def T_world_cam(self) -> np.ndarray:
+        mat = np.zeros(9)
+        mujoco.mju_quat2Mat(mat, self.mj_quat())
+        return extrinsics(np.asarray(self.pos, float), mat.reshape(3, 3))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def intrinsics(fovy_deg: float, width: int, height: int) -> np.ndarray:
+    """Pinhole ``K`` of a MuJoCo camera (square pixels, principal point at the image centre)."""
+    f = 0.5 * height / math.tan(math.radians(fovy_deg) / 2)
+    return np.array([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]])
+
+
+def extrinsics(cam_pos: np.ndarray, cam_mat: np.ndarray) -> np.ndarray:
+    """``T_world_cam`` (OpenCV axes) from a MuJoCo camera's world position and 3×3 rotation."""
+    T = np.eye(4)
+    T[:3, :3] = np.asarray(cam_mat).reshape(3, 3) @ _MJ_TO_CV
+    T[:3, 3] = cam_pos
+    return T
+
+
+def camera_pose(model: mujoco.MjModel, data: mujoco.MjData, camera: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(K, T_world_cam)`` of a model camera as the simulation currently has it."""
+    cam = model.camera(camera)
+    w, h = int(model.cam_resolution[cam.id][0]), int(model.cam_resolution[cam.id][1])
+    K = intrinsics(float(model.cam_fovy[cam.id]), w, h)
+    return K, extrinsics(data.cam_xpos[cam.id], data.cam_xmat[cam.id])
+
+
+def project(points: np.ndarray, K: np.ndarray, T_world_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World points (N, 3) -> continuous pixel coordinates (N, 2) and z-depth (N,)."""
+    pts = np.atleast_2d(np.asarray(points, dtype=float))
+    R, t = T_world_cam[:3, :3], T_world_cam[:3, 3]
+    cam = (pts - t) @ R  # R^T (p - t), row-wise
+    z = cam[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = (cam[:, :2] / z[:, None]) * np.diag(K)[:2] + K[:2, 2]
+    return uv, z
+
+
+def unproject(uv: np.ndarray, depth: np.ndarray, K: np.ndarray, T_world_cam: np.ndarray) -> np.ndarray:
+    """Continuous pixel coordinates (N, 2) with z-depth (N,) -> world points (N, 3)."""
+    uv = np.atleast_2d(np.asarray(uv, dtype=float))
+    z = np.asarray(depth, dtype=float).reshape(-1)
+    xy = (uv - K[:2, 2]) / np.diag(K)[:2] * z[:, None]
+    cam = np.column_stack([xy, z])
+    return cam @ T_world_cam[:3, :3].T + T_world_cam[:3, 3]
+
+
+def point_to_pixel(point, width: int, height: int) -> tuple[int, int]:
+    """Normalized ``(x, y)`` -> integer pixel ``(col, row)``, clamped inside the image."""
+    col = min(max(int(point[0] * width), 0), width - 1)
+    row = min(max(int(point[1] * height), 0), height - 1)
+    return col, row
+
+
+def gl_context_class():
+    """The GL context class for ``$MUJOCO_GL`` (default ``egl``), chosen here rather than at
+    ``import mujoco`` so that importing mujoco before roboref still renders headless."""
+    backend = os.environ.get("MUJOCO_GL", "egl").lower()
+    if backend == "egl":
+        from mujoco.egl import GLContext
+    elif backend == "osmesa":
+        from mujoco.osmesa import GLContext
+    elif backend == "glfw":
+        from mujoco.glfw import GLContext
+    else:
+        raise ValueError(f"MUJOCO_GL={backend!r} is not supported; use egl, osmesa or glfw")
+    return GLContext
+
+
+@dataclass
+class Frame:
+    """One camera's images: ``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 m, ``seg`` (H, W) uint8."""
+
+    rgb: np.ndarray | None = None
+    depth: np.ndarray | None = None
+    seg: np.ndarray | None = None
+
+
+class Renderer:
+    """Offscreen MuJoCo renderer with one GL context for the life of an env.
+
+    RGB and depth come from one render pass (``mjr_readPixels`` reads both buffers), segmentation
+    from a second pass with ID colours. Fast defaults: no shadows, reflections, skybox or
+    multisampling. ``quality=True`` turns shadows, reflections and 4× multisampling on for video.
+    """
+
+    def __init__(self, model: mujoco.MjModel, geom_labels: np.ndarray, quality: bool = False,
+                 max_geom: int = 2000):
+        self.model = model
+        self.geom_labels = np.asarray(geom_labels, dtype=np.uint8)
+        self.quality = quality
+        # Primitive tessellation is baked into the GL context: coarse slices halve the triangle
+        # count of the cluttered table (measured 114 -> 165 fps RGB-D+seg at 224², UR5e).
+        model.vis.quality.offsamples = 4 if quality else 0
+        model.vis.quality.numslices = 28 if quality else 14
+        model.vis.quality.numstacks = 16 if quality else 7
+        w, h = int(model.vis.global_.offwidth), int(model.vis.global_.offheight)
+        self._gl = gl_context_class()(w, h)
+        self._gl.make_current()
+        self._con = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_100)
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._con)
+        self._con.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
+        self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
+        self._opt = mujoco.MjvOption()
+        self._opt.geomgroup[:] = [1, 1, 1, 0, 0, 0]  # hide collision-only (3) and inactive (5)
+        flags = self._scene.flags
+        for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION):
+            flags[flag] = quality
+        flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = False
+        self._cam = mujoco.MjvCamera()
+        self._cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+        self._buffers: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def render(self, data: mujoco.MjData, camera: str, width: int, height: int,
+               rgb: bool = True, depth: bool = True, seg: bool = False) -> Frame:
+        """Render one camera; returns fresh arrays (safe to keep)."""
+        model = self.model
+        if width > model.vis.global_.offwidth or height > model.vis.global_.offheight:
+            raise ValueError(
+                f"image {width}x{height} exceeds the offscreen buffer "
+                f"{model.vis.global_.offwidth}x{model.vis.global_.offheight}"
+            )
+        cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+        if cam_id < 0:
+            names = [model.camera(i).name for i in range(model.ncam)]
+            raise ValueError(f"unknown camera {camera!r}; cameras: {', '.join(names)}")
+        self._gl.make_current()
+        self._cam.fixedcamid = cam_id
+        mujoco.mjv_updateScene(model, data, self._opt, None, self._cam,
+                               mujoco.mjtCatBit.mjCAT_ALL, self._scene)
+        rect = mujoco.MjrRect(0, 0, width, height)
+        out = Frame()
+        if rgb or depth:
+            rgb_buf = np.empty((height, width, 3), np.uint8) if rgb else None
+            depth_buf = np.empty((height, width), np.float32) if depth else None
+            mujoco.mjr_render(rect, self._scene, self._con)
+            mujoco.mjr_readPixels(rgb_buf, depth_buf, rect, self._con)
+            if rgb:
+                out.rgb = np.ascontiguousarray(rgb_buf[::-1])
+            if depth:
+                out.depth = self._metric_depth(depth_buf[::-1])
+        if seg:
+            out.seg = self._render_seg(rect, width, height)
+        return out
+
+    def _metric_depth(self, buf: np.ndarray) -> np.ndarray:
+        """Reverse-Z depth buffer in [0, 1] -> z-depth in metres (as mujoco.Renderer does it)."""
+        extent = self.model.stat.extent
+        znear = np.float32(self.model.vis.map.znear * extent)
+        zfar = np.float32(self.model.vis.map.zfar * extent)
+        c = -(zfar + znear) / (zfar - znear)
+        d = -(np.float32(2) * zfar * znear) / (zfar - znear)
+        c = np.float32(-0.5) * c - np.float32(0.5)
+        d = np.float32(-0.5) * d
+        return (d / (buf.astype(np.float64) + c)).astype(np.float32)
+
+    def _render_seg(self, rect: mujoco.MjrRect, width: int, height: int) -> np.ndarray:
+        flags = self._scene.flags
+        flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = True
+        flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = True
+        try:
+            mujoco.mjr_render(rect, self._scene, self._con)
+        finally:
+            flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = False
+            flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = False
+        buf = np.empty((height, width, 3), np.uint8)
+        mujoco.mjr_readPixels(buf, None, rect, self._con)
+        ids = buf[::-1].astype(np.int32)
+        segid = ids[..., 0] | (ids[..., 1] << 8) | (ids[..., 2] << 16)
+        lut = np.zeros(self._scene.ngeom + 1, np.uint8)
+        geom_type = int(mujoco.mjtObj.mjOBJ_GEOM)
+        for g in self._scene.geoms[: self._scene.ngeom]:
+            if g.segid >= 0 and int(g.objtype) == geom_type:
+                lut[g.segid + 1] = self.geom_labels[g.objid]
+        return lut[np.minimum(segid, self._scene.ngeom)]
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._gl.make_current()
+            self._con.free()
+            self._con = None
+            self._gl.free()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,102 @@
+"""Decimated copies of robot visual meshes, cached on disk.
+
+Software rendering cost grows with triangle count: the Menagerie UR5e alone has ~185k visual
+faces, which caps a 224² render near 35 fps on 2 CPU cores. Visual meshes are only looked at, so
+we simplify each to at most ``max_faces`` triangles once (fast-simplification, quadric error) and
+cache the result as a binary STL keyed by the source file's content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def cache_dir() -> Path:
+    """``$ROBOREF_CACHE`` or ``~/.cache/roboref``: where generated files live."""
+    root = os.environ.get("ROBOREF_CACHE") or Path.home() / ".cache" / "roboref"
+    return Path(root)
+
+
+def read_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (n, 3) float64 and triangles (m, 3) int64 of an STL or OBJ file."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".stl":
+        return _read_stl(path)
+    if suffix == ".obj":
+        return _read_obj(path)
+    raise ValueError(f"unsupported mesh format {suffix!r} for {path}; expected .stl or .obj")
+
+
+def _read_stl(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    raw = path.read_bytes()
+    if raw[:5] == b"solid" and b"facet" in raw[:512]:
+        tokens = raw.split()
+        coords = [tokens[i + 1 : i + 4] for i, t in enumerate(tokens) if t == b"vertex"]
+        tri = np.asarray(coords, dtype=np.float64).reshape(-1, 3, 3)
+    else:
+        n = int(np.frombuffer(raw, dtype="<u4", count=1, offset=80)[0])
+        rec = np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")])
+        tri = np.frombuffer(raw, dtype=rec, count=n, offset=84)["v"].astype(np.float64)
+    return _weld(tri)
+
+
+def _read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    verts, faces = [], []
+    for line in path.read_text().splitlines():
+        if line.startswith("v "):
+            verts.append([float(x) for x in line.split()[1:4]])
+        elif line.startswith("f "):
+            idx = [int(tok.split("/")[0]) for tok in line.split()[1:]]
+            idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
+            faces.extend([idx[0], idx[k], idx[k + 1]] for k in range(1, len(idx) - 1))
+    v = np.asarray(verts, dtype=np.float64)
+    tri = v[np.asarray(faces, dtype=np.int64)]
+    return _weld(tri)
+
+
+def _weld(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge duplicate corners so the simplifier sees a connected surface."""
+    corners = tri.reshape(-1, 3)
+    verts, inverse = np.unique(np.round(corners, 7), axis=0, return_inverse=True)
+    faces = inverse.reshape(-1, 3)
+    keep = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    return verts, faces[keep]
+
+
+def write_stl(path: Path, verts: np.ndarray, faces: np.ndarray) -> None:
+    """Binary STL, written atomically (tmp file then rename)."""
+    tri = verts[faces].astype("<f4")
+    rec = np.zeros(len(tri), dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")]))
+    rec["v"] = tri
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(b"roboref decimated mesh".ljust(80, b"\0"))
+        fh.write(np.uint32(len(tri)).tobytes())
+        fh.write(rec.tobytes())
+    os.replace(tmp, path)
+
+
+def decimated(path: str | Path, max_faces: int) -> Path:
+    """Path of a copy of mesh ``path`` with at most ``max_faces`` triangles (cached)."""
+    path = Path(path)
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+    out = cache_dir() / "meshes" / f"{path.stem}-{digest}-{max_faces}.stl"
+    if out.exists():
+        return out
+    verts, faces = read_mesh(path)
+    if len(faces) > max_faces:
+        import fast_simplification
+
+        reduction = 1.0 - max_faces / len(faces)
+        verts, faces = fast_simplification.simplify(
+            verts.astype(np.float32), faces.astype(np.int32), target_reduction=reduction
+        )
+        verts, faces = np.asarray(verts, np.float64), np.asarray(faces, np.int64)
+    write_stl(out, verts, faces)
+    return out

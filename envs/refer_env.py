@@ -1,0 +1,198 @@
+"""``ReferEnv``: the pointing environment (``roboref/Refer-<Robot>-v0``).
+
+Each reset builds a new settled cluttered scene and a referring task; the agent answers with a
+point ``(x, y) ∈ [0, 1]²`` in the agent camera's image; the reward is 1 if the point is on the
+target's visible pixels, else 0. ``tasks_per_episode`` tasks are asked on the same scene.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from roboref.envs.camera import CameraSpec
+from roboref.envs.robots import DEFAULT_MAX_FACES
+from roboref.envs.scene import DEFAULT_CAMERAS, SceneConfig
+from roboref.envs.sim import Sim
+from roboref.envs.tasks import ReferringTask, sample_color_category_task
+from roboref.rewards.point import point_in_mask
+
+INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " .,;:!?'\"()[]-_/%°"
+MAX_INSTRUCTION_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class ReferEnvConfig:
+    """Every field is a keyword argument of ``gymnasium.make("roboref/Refer-…-v0", …)``."""
+
+    robot: str = "ur5e"
+    num_objects: tuple[int, int] = (4, 15)
+    categories: tuple[str, ...] | None = None
+    colors: tuple[str, ...] | None = None
+    image_size: tuple[int, int] = (224, 224)  # (width, height) of the agent camera
+    camera: str = "agent"
+    min_visible_pixels: int = 30
+    tasks_per_episode: int = 1
+    physics_steps_per_action: int = 10
+    settle_time: float = 0.3
+    quality: bool = False
+    max_faces: int = DEFAULT_MAX_FACES
+    render_mode: str | None = None
+
+    def __post_init__(self):
+        w, h = self.image_size
+        if not (16 <= w <= 2048 and 16 <= h <= 2048):
+            raise ValueError(f"image_size must be (width, height) in [16, 2048], got {self.image_size}")
+        if self.camera not in [c.name for c in DEFAULT_CAMERAS]:
+            raise ValueError(f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, "
+                             f"got {self.camera!r}")
+        if self.tasks_per_episode < 1:
+            raise ValueError(f"tasks_per_episode must be >= 1, got {self.tasks_per_episode}")
+        if self.physics_steps_per_action < 0:
+            raise ValueError("physics_steps_per_action must be >= 0")
+        if self.render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> ReferEnvConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - names)
+        if unknown:
+            raise ValueError(f"unknown env option(s) {unknown}; allowed: {sorted(names)}")
+        for key in ("num_objects", "image_size", "categories", "colors"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)
+
+    def scene_config(self) -> SceneConfig:
+        w, h = self.image_size
+        cams = tuple(CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera
+                     else c for c in DEFAULT_CAMERAS)
+        return SceneConfig(robot=self.robot, num_objects=self.num_objects,
+                           categories=self.categories, colors=self.colors, cameras=cams,
+                           settle_time=self.settle_time)
+
+
+class ReferEnv(gym.Env):
+    """Point at what the instruction refers to. Observation ``Dict(rgb, depth, instruction,
+    intrinsics, extrinsics)``; action ``Box(0, 1, (2,))``, the normalized point."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, **kwargs: Any):
+        self.config = ReferEnvConfig.from_kwargs(**kwargs)
+        self.render_mode = self.config.render_mode
+        self.scene_config = self.config.scene_config()
+        cfg = self.config
+        self.sim = Sim(cfg.robot, n_slots=cfg.num_objects[1] if isinstance(cfg.num_objects, tuple)
+                       else self.scene_config.num_objects[1],
+                       cameras=self.scene_config.cameras, table_size=self.scene_config.table_size,
+                       quality=cfg.quality, max_faces=cfg.max_faces)
+        w, h = cfg.image_size
+        self.observation_space = spaces.Dict({
+            "rgb": spaces.Box(0, 255, (h, w, 3), np.uint8),
+            "depth": spaces.Box(0.0, self.sim.max_depth, (h, w), np.float32),
+            "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, min_length=1,
+                                       charset=INSTRUCTION_CHARSET),
+            "intrinsics": spaces.Box(-1e5, 1e5, (3, 3), np.float32),
+            "extrinsics": spaces.Box(-100.0, 100.0, (4, 4), np.float32),
+        })
+        self.action_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        self.task: ReferringTask | None = None
+        self.frame = None
+        self._tasks_done = 0
+        self._needs_reset = True
+
+    # --- gymnasium API ----------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        rng = self.np_random
+        for _ in range(50):
+            scene = self.sim.reset_scene(rng, self.scene_config, seed=seed)
+            self.frame = self.sim.render(self.config.camera, seg=True)
+            self.task = self._sample_task()
+            if self.task is not None:
+                break
+        else:
+            raise RuntimeError("no scene with a uniquely named visible object in 50 tries; "
+                               "allow more categories/colours or fewer objects")
+        self._tasks_done = 0
+        self._needs_reset = False
+        self.scene = scene
+        return self._obs(), {"task": self.task.to_dict(), "scene": scene.to_dict()}
+
+    def step(self, action):
+        if self._needs_reset:
+            raise RuntimeError("episode is over: call reset() before step()")
+        point = self._check_action(action)
+        reward, reason = point_in_mask(point, self.task.mask)
+        info: dict[str, Any] = {
+            "success": reward >= 1.0,
+            "reward_terms": {"point": float(reward)},
+            "reward_reason": reason,
+            "task": self.task.to_dict(),
+            "point": [float(point[0]), float(point[1])],
+        }
+        truncated = False
+        unstable = self.sim.step(self.config.physics_steps_per_action) \
+            if self.config.physics_steps_per_action else self.sim.check_state()
+        if unstable:
+            truncated = True
+            info["truncation_reason"] = unstable
+        self._tasks_done += 1
+        terminated = self._tasks_done >= self.config.tasks_per_episode and not truncated
+        if not (terminated or truncated):
+            self.frame = self.sim.render(self.config.camera, seg=True)
+            next_task = self._sample_task()
+            if next_task is None:
+                terminated = True
+            else:
+                self.task = next_task
+        self._needs_reset = terminated or truncated
+        return self._obs(), float(reward), terminated, truncated, info
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.sim.render("overview", depth=False).rgb
+        return None
+
+    def close(self):
+        self.sim.close()
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _sample_task(self) -> ReferringTask | None:
+        return sample_color_category_task(self.np_random, self.sim.scene, self.frame.seg,
+                                          self.frame.depth, self.config.min_visible_pixels)
+
+    def _check_action(self, action) -> np.ndarray:
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"action must be a point (x, y) of 2 floats in [0, 1], got "
+                             f"{action!r}") from None
+        if a.shape != (2,):
+            raise ValueError(f"action must be a point (x, y) of shape (2,), got shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"action must be finite; got {a.tolist()} (allowed: x, y in [0, 1])")
+        if (a < 0).any() or (a > 1).any():
+            raise ValueError(f"action {a.tolist()} is outside the action space: x and y must be "
+                             f"in [0, 1] (normalized image coordinates, origin top-left)")
+        return a
+
+    def _obs(self) -> dict:
+        K, T = self.sim.camera_pose(self.config.camera)
+        return {
+            "rgb": self.frame.rgb.copy(),
+            "depth": np.minimum(self.frame.depth, self.sim.max_depth),
+            "instruction": self.task.instruction,
+            "intrinsics": K.astype(np.float32),
+            "extrinsics": T.astype(np.float32),
+        }
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)

