@@ -24,9 +24,9 @@ MAX_OBJECTS = 30  # hard cap on slots in one compiled world
 #: Default cameras: "agent" faces the robot across the table (the view the VLM points in);
 #: "overview" is a corner view for videos.
 DEFAULT_CAMERAS = (
-    CameraSpec("agent", pos=(0.95, 0.0, 1.5), lookat=(-0.2, 0.0, 0.82), fovy=58.0),
-    CameraSpec("overview", pos=(0.95, -1.25, 1.65), lookat=(-0.25, 0.0, 0.85), fovy=50.0,
-               width=320, height=240),
+    CameraSpec("agent", pos=(0.8, 0.0, 1.45), lookat=(-0.22, 0.0, 0.8), fovy=58.0),
+    CameraSpec("overview", pos=(0.95, -1.25, 1.65), lookat=(-0.3, 0.0, 0.9), fovy=50.0,
+               width=448, height=336),
 )
 
 

@@ -1,0 +1,68 @@
+"""The ``roboref`` command: ``roboref <command> [key=value ...]`` with hydra overrides."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from omegaconf import OmegaConf
+
+#: command -> (module, function); each has ``configs/<command>.yaml``.
+COMMANDS = {
+    "demo": ("roboref.demo", "run"),
+}
+
+USAGE = """usage: roboref <command> [key=value ...] [--cfg]
+
+commands:
+  demo      run an agent in the pointing env; writes an MP4, PNG frames and a summary
+            e.g. roboref demo robot=g1 episodes=3 out=outputs/g1
+
+Overrides use hydra syntax (key=value, nested.key=value, +new_key=value).
+--cfg prints the composed config and exits."""
+
+
+def compose(command: str, overrides: list[str]):
+    """The hydra config ``configs/<command>.yaml`` with ``overrides`` applied."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    with initialize_config_module(config_module="roboref.configs", version_base="1.3"):
+        return hydra_compose(config_name=command, overrides=overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"roboref: unknown command {command!r}; commands: {', '.join(COMMANDS)}",
+              file=sys.stderr)
+        return 2
+    show_cfg = "--cfg" in rest
+    overrides = [a for a in rest if a != "--cfg"]
+    bad = [a for a in overrides if "=" not in a]
+    if bad:
+        print(f"roboref {command}: arguments must be key=value overrides, got {bad}",
+              file=sys.stderr)
+        return 2
+    try:
+        cfg = compose(command, overrides)
+    except Exception as err:  # hydra's override and config errors
+        print(f"roboref {command}: bad config override: {err}", file=sys.stderr)
+        return 2
+    if show_cfg:
+        print(OmegaConf.to_yaml(cfg))
+        return 0
+    module, func = COMMANDS[command]
+    try:
+        return int(getattr(importlib.import_module(module), func)(cfg) or 0)
+    except ValueError as err:
+        print(f"roboref {command}: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from roboref.agents import OracleAgent
+from roboref.envs.wrappers import TokenizedInstruction
+
+
+@pytest.mark.parametrize("env_name", ["ur5e_env", "g1_env"])
+def test_gymnasium_env_checker(env_name, request):
+    env = request.getfixturevalue(env_name)
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_sb3_env_checker(ur5e_env):
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    wrapped = TokenizedInstruction(ur5e_env)
+    sb3_check_env(wrapped, warn=True)
+    obs, _ = wrapped.reset(seed=0)
+    assert obs["instruction"].dtype == np.int64 and obs["instruction"].max() > 1
+    words = [wrapped.tokenizer.vocabulary[i] for i in obs["instruction"] if i > 0]
+    assert " ".join(words) in ur5e_env.unwrapped.task.instruction.lower().replace(".", "")\
+        .replace("?", "")
+
+
+def _images(env, seed):
+    obs, info = env.reset(seed=seed)
+    u = env.unwrapped
+    return obs, u.frame.seg.copy(), info
+
+
+def test_same_seed_same_images_bit_for_bit(ur5e_env):
+    a, seg_a, info_a = _images(ur5e_env, 123)
+    _images(ur5e_env, 7)
+    b, seg_b, info_b = _images(ur5e_env, 123)
+    assert np.array_equal(a["rgb"], b["rgb"])
+    assert np.array_equal(a["depth"], b["depth"])
+    assert np.array_equal(seg_a, seg_b)
+    assert a["instruction"] == b["instruction"]
+    assert info_a["scene"] == info_b["scene"]
+
+
+def test_same_seed_same_images_in_a_fresh_env(ur5e_env):
+    a, seg_a, _ = _images(ur5e_env, 5)
+    fresh = gym.make("roboref/Refer-UR5e-v0")
+    b, seg_b, _ = _images(fresh, 5)
+    fresh.close()
+    assert np.array_equal(a["rgb"], b["rgb"]) and np.array_equal(a["depth"], b["depth"])
+    assert np.array_equal(seg_a, seg_b)
+
+
+def test_different_seeds_different_scenes(ur5e_env):
+    scenes = {_images(ur5e_env, s)[2]["scene"]["objects"].__repr__() for s in range(5)}
+    assert len(scenes) == 5
+
+
+def test_oracle_hits_and_a_point_off_the_mask_misses(ur5e_env):
+    oracle = OracleAgent(ur5e_env)
+    for seed in range(5):
+        obs, _ = ur5e_env.reset(seed=seed)
+        out = oracle.act(obs)
+        _, reward, terminated, truncated, info = ur5e_env.step(np.array(out.point, np.float32))
+        assert reward == 1.0 and info["success"] and terminated and not truncated
+        assert info["reward_terms"] == {"point": 1.0}
+        assert info["task"]["instruction"] == obs["instruction"]
+
+        ur5e_env.reset(seed=seed)
+        mask = ur5e_env.unwrapped.task.mask
+        rows, cols = np.nonzero(~mask)
+        i = len(rows) // 2
+        miss = ((cols[i] + 0.5) / mask.shape[1], (rows[i] + 0.5) / mask.shape[0])
+        _, reward, _, _, info = ur5e_env.step(np.array(miss, np.float32))
+        assert reward == 0.0 and not info["success"]
+
+
+def test_task_names_a_unique_visible_object(ur5e_env):
+    for seed in range(10):
+        _, info = ur5e_env.reset(seed=seed)
+        u = ur5e_env.unwrapped
+        task, scene = u.task, u.scene
+        target = scene.objects[task.target]
+        assert target.name in task.instruction
+        assert sum(o.name == target.name for o in scene.objects) == 1
+        assert np.array_equal(task.mask, u.frame.seg == task.target + 1)
+        assert task.mask.sum() >= u.config.min_visible_pixels
+
+
+@pytest.mark.parametrize("action, words", [
+    (np.array([np.nan, 0.5]), ["finite"]),
+    (np.array([1.5, 0.2]), ["outside", "[0, 1]"]),
+    (np.array([-0.1, 0.2]), ["outside", "[0, 1]"]),
+    (np.array([0.1, 0.2, 0.3]), ["shape (2,)"]),
+    ("left", ["point"]),
+])
+def test_bad_actions_raise_clear_errors(ur5e_env, action, words):
+    ur5e_env.reset(seed=0)
+    with pytest.raises(ValueError) as err:
+        ur5e_env.unwrapped.step(action)
+    for w in words:
+        assert w in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"robot": "panda"}, ["panda", "ur5e", "g1"]),
+    ({"num_objects": (40, 40)}, ["num_objects"]),
+    ({"categories": ["teapot"]}, ["teapot", "mug"]),
+    ({"colour": "red"}, ["colour", "allowed", "colors"]),
+    ({"image_size": (4, 4)}, ["image_size"]),
+])
+def test_bad_env_config_raises_clear_errors(kwargs, words):
+    with pytest.raises(ValueError) as err:
+        gym.make("roboref/Refer-UR5e-v0", **kwargs)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_unstable_physics_truncates_and_reset_is_clean(ur5e_env):
+    env = ur5e_env.unwrapped
+    env.reset(seed=1)
+    adr = env.sim.world.slot_dadr[0]
+    env.sim.data.qvel[adr:adr + 3] = [1e9, -1e9, 1e9]  # force an exploding state
+    obs, reward, terminated, truncated, info = env.step(np.array(env.task.point))
+    assert truncated and not terminated
+    assert "unstable physics" in info["truncation_reason"]
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.array([0.5, 0.5]))
+    obs, _ = env.reset(seed=1)
+    assert np.isfinite(env.sim.data.qvel).all() and np.abs(env.sim.data.qvel).max() < 1.0
+    _, reward, terminated, truncated, _ = env.step(np.array(env.task.point))
+    assert reward == 1.0 and terminated and not truncated
+
+
+def test_several_tasks_per_episode():
+    env = gym.make("roboref/Refer-UR5e-v0", tasks_per_episode=3, num_objects=(8, 10))
+    env.reset(seed=3)
+    dones = []
+    for _ in range(3):
+        _, reward, terminated, truncated, _ = env.step(np.array(env.unwrapped.task.point))
+        assert reward == 1.0
+        dones.append(terminated)
+    assert dones == [False, False, True]
+    env.close()
