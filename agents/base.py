@@ -19,8 +19,11 @@ class AgentOutput:
     steps: tuple[ReasoningStep, ...] = field(default=())
 
     def to_dict(self) -> dict:
-        return {"point": None if self.point is None else [float(v) for v in self.point],
-                "text": self.text, "steps": [s.to_dict() for s in self.steps]}
+        return {
+            "point": None if self.point is None else [float(v) for v in self.point],
+            "text": self.text,
+            "steps": [s.to_dict() for s in self.steps],
+        }
 
 
 @runtime_checkable

@@ -8,8 +8,8 @@ are primitives so that one compiled model can show any object by rewriting geom 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -164,8 +164,7 @@ def _book_parts(s):
     return (
         Part("box", (dx / 2, dy / 2, dz * 0.12), (0, 0, dz * 0.12)),
         Part("box", (dx / 2, dy / 2, dz * 0.12), (0, 0, dz * 0.88)),
-        Part("box", (dx * 0.48, dy / 2 - 0.004, dz * 0.38), (0.004 - dx * 0.02, 0, dz / 2),
-             color="white"),
+        Part("box", (dx * 0.48, dy / 2 - 0.004, dz * 0.38), (0.004 - dx * 0.02, 0, dz / 2), color="white"),
         Part("box", (0.005, dy / 2, dz / 2), (-dx / 2 + 0.005, 0, dz / 2)),
     )
 
@@ -203,10 +202,18 @@ def _banana_parts(s):
     end = (seg / 2 + seg * c, y0 + seg * sn)
     return (
         Part("capsule", (r, seg / 2, 0), (0, y0, r), quat=along_x),
-        Part("capsule", (r * 0.9, seg / 2, 0), (-(seg / 2 + seg / 2 * c), y0 + seg / 2 * sn, r),
-             quat=_mul(_quat_z(-_BEND), along_x)),
-        Part("capsule", (r * 0.9, seg / 2, 0), (seg / 2 + seg / 2 * c, y0 + seg / 2 * sn, r),
-             quat=_mul(_quat_z(_BEND), along_x)),
+        Part(
+            "capsule",
+            (r * 0.9, seg / 2, 0),
+            (-(seg / 2 + seg / 2 * c), y0 + seg / 2 * sn, r),
+            quat=_mul(_quat_z(-_BEND), along_x),
+        ),
+        Part(
+            "capsule",
+            (r * 0.9, seg / 2, 0),
+            (seg / 2 + seg / 2 * c, y0 + seg / 2 * sn, r),
+            quat=_mul(_quat_z(_BEND), along_x),
+        ),
         Part("sphere", (r * 0.6, 0, 0), (end[0], end[1], r), color="brown"),
     )
 
@@ -259,10 +266,14 @@ def _marker_parts(s):
     body = length - 2 * r - 0.03
     return (
         Part("cylinder", (r, body / 2, 0), (-0.015, 0, r), quat=_quat_y(math.pi / 2)),
-        Part("cylinder", (r * 1.05, 0.015, 0), (body / 2, 0, r), quat=_quat_y(math.pi / 2),
-             color=None),
-        Part("capsule", (r * 0.7, 0.006, 0), (-body / 2 - 0.015 - 0.006, 0, r),
-             quat=_quat_y(math.pi / 2), color="white"),
+        Part("cylinder", (r * 1.05, 0.015, 0), (body / 2, 0, r), quat=_quat_y(math.pi / 2), color=None),
+        Part(
+            "capsule",
+            (r * 0.7, 0.006, 0),
+            (-body / 2 - 0.015 - 0.006, 0, r),
+            quat=_quat_y(math.pi / 2),
+            color="white",
+        ),
     )
 
 
@@ -287,24 +298,34 @@ CATEGORIES: dict[str, Category] = {
         Category("mug", _mug_size, _mug_parts, has_front=True, synonyms=("cup with a handle",)),
         Category("cup", lambda r: _cyl(_u(r, 0.055, 0.07), _u(r, 0.085, 0.115)), _cup_parts),
         Category("bowl", _bowl_size, _bowl_parts),
-        Category("plate", lambda r: _cyl(_u(r, 0.17, 0.22), 0.014), _plate_parts,
-                 colors=("white", "blue", "green", "gray", "yellow", "red", "black"),
-                 density=1500, synonyms=("dish",)),
+        Category(
+            "plate",
+            lambda r: _cyl(_u(r, 0.17, 0.22), 0.014),
+            _plate_parts,
+            colors=("white", "blue", "green", "gray", "yellow", "red", "black"),
+            density=1500,
+            synonyms=("dish",),
+        ),
         Category("bottle", _bottle_size, _bottle_parts),
-        Category("can", lambda r: _cyl(_u(r, 0.062, 0.068), _u(r, 0.11, 0.125)), _can_parts,
-                 synonyms=("tin",)),
-        Category("box", lambda r: (_u(r, 0.06, 0.12), _u(r, 0.05, 0.1), _u(r, 0.04, 0.1)),
-                 _box_parts, has_front=False, synonyms=("carton",)),
+        Category(
+            "can", lambda r: _cyl(_u(r, 0.062, 0.068), _u(r, 0.11, 0.125)), _can_parts, synonyms=("tin",)
+        ),
+        Category(
+            "box",
+            lambda r: (_u(r, 0.06, 0.12), _u(r, 0.05, 0.1), _u(r, 0.04, 0.1)),
+            _box_parts,
+            has_front=False,
+            synonyms=("carton",),
+        ),
         Category("book", _book_size, _book_parts, has_front=True),
-        Category("apple", _apple_size, _apple_parts, colors=("red", "green", "yellow"),
-                 density=800),
+        Category("apple", _apple_size, _apple_parts, colors=("red", "green", "yellow"), density=800),
         Category("banana", _banana_size, _banana_parts, colors=("yellow", "green"), density=900),
         Category("block", _block_size, _box_parts, synonyms=("cube",)),
         Category("ball", _ball_size, _ball_parts, density=200),
-        Category("orange", _orange_size, _orange_parts,
-                 colors=("orange",), density=800),
-        Category("marker", _marker_size, _marker_parts, colors=_FRUIT_FREE, has_front=True,
-                 synonyms=("pen",)),
+        Category("orange", _orange_size, _orange_parts, colors=("orange",), density=800),
+        Category(
+            "marker", _marker_size, _marker_parts, colors=_FRUIT_FREE, has_front=True, synonyms=("pen",)
+        ),
         Category("jar", _jar_size, _jar_parts, synonyms=("container",)),
     )
 }

@@ -49,8 +49,9 @@ class ReferEnvConfig:
         if not (16 <= w <= 2048 and 16 <= h <= 2048):
             raise ValueError(f"image_size must be (width, height) in [16, 2048], got {self.image_size}")
         if self.camera not in [c.name for c in DEFAULT_CAMERAS]:
-            raise ValueError(f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, "
-                             f"got {self.camera!r}")
+            raise ValueError(
+                f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, got {self.camera!r}"
+            )
         if self.tasks_per_episode < 1:
             raise ValueError(f"tasks_per_episode must be >= 1, got {self.tasks_per_episode}")
         if self.physics_steps_per_action < 0:
@@ -71,11 +72,18 @@ class ReferEnvConfig:
 
     def scene_config(self) -> SceneConfig:
         w, h = self.image_size
-        cams = tuple(CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera
-                     else c for c in DEFAULT_CAMERAS)
-        return SceneConfig(robot=self.robot, num_objects=self.num_objects,
-                           categories=self.categories, colors=self.colors, cameras=cams,
-                           settle_time=self.settle_time)
+        cams = tuple(
+            CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c
+            for c in DEFAULT_CAMERAS
+        )
+        return SceneConfig(
+            robot=self.robot,
+            num_objects=self.num_objects,
+            categories=self.categories,
+            colors=self.colors,
+            cameras=cams,
+            settle_time=self.settle_time,
+        )
 
 
 class ReferEnv(gym.Env):
@@ -89,19 +97,24 @@ class ReferEnv(gym.Env):
         self.render_mode = self.config.render_mode
         self.scene_config = self.config.scene_config()
         cfg = self.config
-        self.sim = Sim(cfg.robot, n_slots=cfg.num_objects[1] if isinstance(cfg.num_objects, tuple)
-                       else self.scene_config.num_objects[1],
-                       cameras=self.scene_config.cameras, table_size=self.scene_config.table_size,
-                       quality=cfg.quality, max_faces=cfg.max_faces)
+        self.sim = Sim(
+            cfg.robot,
+            n_slots=self.scene_config.num_objects[1],
+            cameras=self.scene_config.cameras,
+            table_size=self.scene_config.table_size,
+            quality=cfg.quality,
+            max_faces=cfg.max_faces,
+        )
         w, h = cfg.image_size
-        self.observation_space = spaces.Dict({
-            "rgb": spaces.Box(0, 255, (h, w, 3), np.uint8),
-            "depth": spaces.Box(0.0, self.sim.max_depth, (h, w), np.float32),
-            "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, min_length=1,
-                                       charset=INSTRUCTION_CHARSET),
-            "intrinsics": spaces.Box(-1e5, 1e5, (3, 3), np.float32),
-            "extrinsics": spaces.Box(-100.0, 100.0, (4, 4), np.float32),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                "rgb": spaces.Box(0, 255, (h, w, 3), np.uint8),
+                "depth": spaces.Box(0.0, self.sim.max_depth, (h, w), np.float32),
+                "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, min_length=1, charset=INSTRUCTION_CHARSET),
+                "intrinsics": spaces.Box(-1e5, 1e5, (3, 3), np.float32),
+                "extrinsics": spaces.Box(-100.0, 100.0, (4, 4), np.float32),
+            }
+        )
         self.action_space = spaces.Box(0.0, 1.0, (2,), np.float32)
         self.task: ReferringTask | None = None
         self.frame = None
@@ -119,8 +132,10 @@ class ReferEnv(gym.Env):
             if self.task is not None:
                 break
         else:
-            raise RuntimeError("no scene with a uniquely named visible object in 50 tries; "
-                               "allow more categories/colours or fewer objects")
+            raise RuntimeError(
+                "no scene with a uniquely named visible object in 50 tries; "
+                "allow more categories/colours or fewer objects"
+            )
         self._tasks_done = 0
         self._needs_reset = False
         self.scene = scene
@@ -139,8 +154,11 @@ class ReferEnv(gym.Env):
             "point": [float(point[0]), float(point[1])],
         }
         truncated = False
-        unstable = self.sim.step(self.config.physics_steps_per_action) \
-            if self.config.physics_steps_per_action else self.sim.check_state()
+        unstable = (
+            self.sim.step(self.config.physics_steps_per_action)
+            if self.config.physics_steps_per_action
+            else self.sim.check_state()
+        )
         if unstable:
             truncated = True
             info["truncation_reason"] = unstable
@@ -166,22 +184,24 @@ class ReferEnv(gym.Env):
 
     # --- helpers ----------------------------------------------------------------------------
     def _sample_task(self) -> ReferringTask | None:
-        return sample_color_category_task(self.np_random, self.sim.scene, self.frame.seg,
-                                          self.frame.depth, self.config.min_visible_pixels)
+        return sample_color_category_task(
+            self.np_random, self.sim.scene, self.frame.seg, self.frame.depth, self.config.min_visible_pixels
+        )
 
     def _check_action(self, action) -> np.ndarray:
         try:
             a = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"action must be a point (x, y) of 2 floats in [0, 1], got "
-                             f"{action!r}") from None
+            raise ValueError(f"action must be a point (x, y) of 2 floats in [0, 1], got {action!r}") from None
         if a.shape != (2,):
             raise ValueError(f"action must be a point (x, y) of shape (2,), got shape {a.shape}")
         if not np.isfinite(a).all():
             raise ValueError(f"action must be finite; got {a.tolist()} (allowed: x, y in [0, 1])")
         if (a < 0).any() or (a > 1).any():
-            raise ValueError(f"action {a.tolist()} is outside the action space: x and y must be "
-                             f"in [0, 1] (normalized image coordinates, origin top-left)")
+            raise ValueError(
+                f"action {a.tolist()} is outside the action space: x and y must be "
+                f"in [0, 1] (normalized image coordinates, origin top-left)"
+            )
         return a
 
     def _obs(self) -> dict:

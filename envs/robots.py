@@ -7,10 +7,10 @@ Robot models come from PyPI packages that ship MuJoCo Menagerie files (no downlo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import mujoco
 
@@ -152,6 +152,4 @@ def get_robot(name: str) -> RobotSpec:
     try:
         return ROBOTS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown robot {name!r}; known robots: {', '.join(sorted(ROBOTS))}"
-        ) from None
+        raise ValueError(f"unknown robot {name!r}; known robots: {', '.join(sorted(ROBOTS))}") from None

@@ -24,9 +24,10 @@ MAX_OBJECTS = 30  # hard cap on slots in one compiled world
 #: Default cameras: "agent" faces the robot across the table (the view the VLM points in);
 #: "overview" is a corner view for videos.
 DEFAULT_CAMERAS = (
-    CameraSpec("agent", pos=(0.8, 0.0, 1.45), lookat=(-0.22, 0.0, 0.8), fovy=58.0),
-    CameraSpec("overview", pos=(0.95, -1.25, 1.65), lookat=(-0.3, 0.0, 0.9), fovy=50.0,
-               width=448, height=336),
+    CameraSpec("agent", pos=(0.75, 0.0, 1.62), lookat=(-0.18, 0.0, 0.8), fovy=60.0),
+    CameraSpec(
+        "overview", pos=(0.95, -1.25, 1.65), lookat=(-0.3, 0.0, 0.9), fovy=50.0, width=448, height=336
+    ),
 )
 
 
@@ -73,9 +74,14 @@ class SceneSpec:
 
         objects = tuple(ObjectSpec(**{k: tup(v) for k, v in o.items()}) for o in d["objects"])
         cameras = tuple(CameraSpec(**{k: tup(v) for k, v in c.items()}) for c in d["cameras"])
-        return cls(robot=d["robot"], objects=objects, cameras=cameras,
-                   table_size=tuple(d["table_size"]), table_height=d["table_height"],
-                   seed=d.get("seed"))
+        return cls(
+            robot=d["robot"],
+            objects=objects,
+            cameras=cameras,
+            table_size=tuple(d["table_size"]),
+            table_height=d["table_height"],
+            seed=d.get("seed"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> SceneSpec:
@@ -100,8 +106,11 @@ class SceneConfig:
 
     def __post_init__(self):
         get_robot(self.robot)
-        lo, hi = (self.num_objects, self.num_objects) if isinstance(self.num_objects, int) \
+        lo, hi = (
+            (self.num_objects, self.num_objects)
+            if isinstance(self.num_objects, int)
             else tuple(self.num_objects)
+        )
         if not (1 <= lo <= hi <= MAX_OBJECTS):
             raise ValueError(
                 f"num_objects must be an int or (min, max) with 1 <= min <= max <= {MAX_OBJECTS}, "
@@ -141,7 +150,8 @@ class SceneConfig:
         rng = np.random.default_rng(0)
         radii = [
             0.5 * math.hypot(*CATEGORIES[c].sample_size(rng)[:2]) + self.min_gap / 2
-            for c in self.category_names for _ in range(8)
+            for c in self.category_names
+            for _ in range(8)
         ]
         need = self.num_objects[1] * math.pi * float(np.mean(np.square(radii)))
         (x0, x1), (y0, y1) = self.placement_area
@@ -169,8 +179,13 @@ def sample_scene(rng: np.random.Generator, cfg: SceneConfig, seed: int | None = 
     for _ in range(cfg.max_attempts):
         placed = _place(rng, cfg, n)
         if placed is not None:
-            return SceneSpec(robot=cfg.robot, objects=tuple(placed), cameras=tuple(cfg.cameras),
-                             table_size=tuple(cfg.table_size), seed=seed)
+            return SceneSpec(
+                robot=cfg.robot,
+                objects=tuple(placed),
+                cameras=tuple(cfg.cameras),
+                table_size=tuple(cfg.table_size),
+                seed=seed,
+            )
     raise ValueError(
         f"could not place {n} non-overlapping objects in area {cfg.placement_area} in "
         f"{cfg.max_attempts} attempts; lower num_objects or enlarge the area"
@@ -193,12 +208,15 @@ def _place(rng: np.random.Generator, cfg: SceneConfig, n: int) -> list[ObjectSpe
             if 2 * r > min(x1 - x0, y1 - y0):
                 continue
             x, y = rng.uniform(x0 + r, x1 - r), rng.uniform(y0 + r, y1 - r)
-            if all(math.hypot(x - o.pos[0], y - o.pos[1]) >= r + o.footprint_radius + cfg.min_gap
-                   for o in placed):
+            if all(
+                math.hypot(x - o.pos[0], y - o.pos[1]) >= r + o.footprint_radius + cfg.min_gap for o in placed
+            ):
                 yaw = float(rng.uniform(-math.pi, math.pi))
-                placed.append(ObjectSpec(cat.name, color, size,
-                                         (float(x), float(y), TABLE_HEIGHT + 0.001),
-                                         _yaw_quat(yaw)))
+                placed.append(
+                    ObjectSpec(
+                        cat.name, color, size, (float(x), float(y), TABLE_HEIGHT + 0.001), _yaw_quat(yaw)
+                    )
+                )
                 break
         else:
             return None
@@ -207,10 +225,20 @@ def _place(rng: np.random.Generator, cfg: SceneConfig, n: int) -> list[ObjectSpe
 
 def with_poses(spec: SceneSpec, poses: list[tuple[tuple, tuple]]) -> SceneSpec:
     """A copy of ``spec`` whose objects have the given ``(pos, quat)`` (e.g. after settling)."""
-    objs = tuple(replace(o, pos=tuple(map(float, p)), quat=tuple(map(float, q)))
-                 for o, (p, q) in zip(spec.objects, poses, strict=True))
+    objs = tuple(
+        replace(o, pos=tuple(map(float, p)), quat=tuple(map(float, q)))
+        for o, (p, q) in zip(spec.objects, poses, strict=True)
+    )
     return replace(spec, objects=objs)
 
 
-__all__ = ["ObjectSpec", "SceneSpec", "SceneConfig", "sample_scene", "with_poses", "PALETTE",
-           "TABLE_HEIGHT", "DEFAULT_CAMERAS"]
+__all__ = [
+    "ObjectSpec",
+    "SceneSpec",
+    "SceneConfig",
+    "sample_scene",
+    "with_poses",
+    "PALETTE",
+    "TABLE_HEIGHT",
+    "DEFAULT_CAMERAS",
+]

@@ -37,9 +37,15 @@ class SettleReport:
 class Sim:
     """A world with state: ``reset_scene`` samples and settles, ``step`` advances safely."""
 
-    def __init__(self, robot: str = "ur5e", n_slots: int = 15, cameras=None,
-                 table_size=(1.0, 1.4), quality: bool = False,
-                 max_faces: int = DEFAULT_MAX_FACES):
+    def __init__(
+        self,
+        robot: str = "ur5e",
+        n_slots: int = 15,
+        cameras=None,
+        table_size=(1.0, 1.4),
+        quality: bool = False,
+        max_faces: int = DEFAULT_MAX_FACES,
+    ):
         self.world = World(robot, n_slots, cameras, table_size, 0 if quality else max_faces)
         self.model = self.world.model
         self.data = mujoco.MjData(self.model)
@@ -53,8 +59,7 @@ class Sim:
         self.world.apply(self.data, spec)
         self.scene = spec
 
-    def reset_scene(self, rng: np.random.Generator, cfg: SceneConfig,
-                    seed: int | None = None) -> SceneSpec:
+    def reset_scene(self, rng: np.random.Generator, cfg: SceneConfig, seed: int | None = None) -> SceneSpec:
         """Sample scenes from ``rng`` until one settles; returns it with its settled poses."""
         reasons = []
         for _ in range(cfg.max_attempts):
@@ -87,7 +92,7 @@ class Sim:
             if tilt > MAX_TILT:
                 return SettleReport(False, f"{name} tipped {np.degrees(tilt):.0f} deg")
             dadr = self.world.slot_dadr[k]
-            if np.linalg.norm(self.data.qvel[dadr:dadr + 3]) > MAX_SPEED:
+            if np.linalg.norm(self.data.qvel[dadr : dadr + 3]) > MAX_SPEED:
                 return SettleReport(False, f"{name} still moving")
         return SettleReport(True)
 
@@ -127,12 +132,17 @@ class Sim:
             self._renderer = Renderer(self.model, self.world.geom_labels, quality=self.quality)
         return self._renderer
 
-    def render(self, camera: str = "agent", rgb: bool = True, depth: bool = True,
-               seg: bool = False, size: tuple[int, int] | None = None) -> Frame:
+    def render(
+        self,
+        camera: str = "agent",
+        rgb: bool = True,
+        depth: bool = True,
+        seg: bool = False,
+        size: tuple[int, int] | None = None,
+    ) -> Frame:
         """Render a model camera at its own resolution, or at ``size=(width, height)``."""
         cam = self.model.camera(camera)
-        w, h = size or (int(self.model.cam_resolution[cam.id][0]),
-                        int(self.model.cam_resolution[cam.id][1]))
+        w, h = size or (int(self.model.cam_resolution[cam.id][0]), int(self.model.cam_resolution[cam.id][1]))
         return self.renderer.render(self.data, camera, w, h, rgb=rgb, depth=depth, seg=seg)
 
     def camera_pose(self, camera: str = "agent") -> tuple[np.ndarray, np.ndarray]:

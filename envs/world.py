@@ -32,9 +32,13 @@ _GEOM_TYPES = {
 _TABLE_RGBA = (0.78, 0.64, 0.47, 1.0)
 
 
-def compose_world(robot: str, n_slots: int, cameras: tuple[CameraSpec, ...],
-                  table_size: tuple[float, float], max_faces: int = DEFAULT_MAX_FACES
-                  ) -> mujoco.MjSpec:
+def compose_world(
+    robot: str,
+    n_slots: int,
+    cameras: tuple[CameraSpec, ...],
+    table_size: tuple[float, float],
+    max_faces: int = DEFAULT_MAX_FACES,
+) -> mujoco.MjSpec:
     """An ``MjSpec`` of floor, table, lights, cameras, the robot (prefixed ``robot/``) and slots."""
     rspec = get_robot(robot)
     spec = mujoco.MjSpec()
@@ -54,32 +58,59 @@ def compose_world(robot: str, n_slots: int, cameras: tuple[CameraSpec, ...],
     spec.visual.headlight.specular = [0.05, 0.05, 0.05]
 
     wb = spec.worldbody
-    wb.add_light(name="sun", pos=[0.3, -0.4, 3.0], dir=[-0.1, 0.15, -1.0], diffuse=[0.6, 0.6, 0.6],
-                 specular=[0.1, 0.1, 0.1], castshadow=True)
-    wb.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 1.0],
-                rgba=[0.42, 0.44, 0.47, 1])
+    wb.add_light(
+        name="sun",
+        pos=[0.3, -0.4, 3.0],
+        dir=[-0.1, 0.15, -1.0],
+        diffuse=[0.6, 0.6, 0.6],
+        specular=[0.1, 0.1, 0.1],
+        castshadow=True,
+    )
+    wb.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 1.0], rgba=[0.42, 0.44, 0.47, 1])
     tx, ty = table_size[0] / 2, table_size[1] / 2
     thick = 0.04
-    wb.add_geom(name="table", type=mujoco.mjtGeom.mjGEOM_BOX, size=[tx, ty, thick / 2],
-                pos=[0, 0, TABLE_HEIGHT - thick / 2], rgba=list(_TABLE_RGBA), group=VISIBLE_GROUP,
-                friction=[1.0, 0.01, 0.002])
+    wb.add_geom(
+        name="table",
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        size=[tx, ty, thick / 2],
+        pos=[0, 0, TABLE_HEIGHT - thick / 2],
+        rgba=list(_TABLE_RGBA),
+        group=VISIBLE_GROUP,
+        friction=[1.0, 0.01, 0.002],
+    )
     leg_h = (TABLE_HEIGHT - thick) / 2
     for i, (sx, sy) in enumerate(((1, 1), (1, -1), (-1, 1), (-1, -1))):
-        wb.add_geom(name=f"table_leg{i}", type=mujoco.mjtGeom.mjGEOM_BOX,
-                    size=[0.025, 0.025, leg_h], pos=[sx * (tx - 0.05), sy * (ty - 0.05), leg_h],
-                    rgba=[0.45, 0.35, 0.25, 1], group=VISIBLE_GROUP)
+        wb.add_geom(
+            name=f"table_leg{i}",
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            size=[0.025, 0.025, leg_h],
+            pos=[sx * (tx - 0.05), sy * (ty - 0.05), leg_h],
+            rgba=[0.45, 0.35, 0.25, 1],
+            group=VISIBLE_GROUP,
+        )
     for cam in cameras:
-        wb.add_camera(name=cam.name, pos=list(cam.pos), quat=list(cam.mj_quat()), fovy=cam.fovy,
-                      resolution=[cam.width, cam.height])
+        wb.add_camera(
+            name=cam.name,
+            pos=list(cam.pos),
+            quat=list(cam.mj_quat()),
+            fovy=cam.fovy,
+            resolution=[cam.width, cam.height],
+        )
 
     mount = np.array(rspec.mount_pos, float) + [0, 0, TABLE_HEIGHT]
     if rspec.pedestal is not None:
         radius, h = rspec.pedestal
-        wb.add_geom(name="pedestal", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[radius, h / 2, 0],
-                    pos=[mount[0], mount[1], mount[2] - h / 2], rgba=[0.25, 0.25, 0.28, 1],
-                    group=VISIBLE_GROUP)
-    frame = wb.add_frame(pos=list(mount), quat=[np.cos(rspec.mount_yaw / 2), 0, 0,
-                                                 np.sin(rspec.mount_yaw / 2)])
+        wb.add_geom(
+            name="pedestal",
+            type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+            size=[radius, h / 2, 0],
+            pos=[mount[0], mount[1], mount[2] - h / 2],
+            rgba=[0.25, 0.25, 0.28, 1],
+            group=VISIBLE_GROUP,
+        )
+    frame = wb.add_frame(
+        pos=list(mount), quat=[np.cos(rspec.mount_yaw / 2), 0, 0, np.sin(rspec.mount_yaw / 2)]
+    )
     spec.attach(rspec.load(max_faces), frame=frame, prefix=ROBOT_PREFIX)
 
     for k in range(n_slots):
@@ -93,10 +124,19 @@ def compose_world(robot: str, n_slots: int, cameras: tuple[CameraSpec, ...],
         body.inertia = [1e-4, 2e-4, 3e-4]
         body.add_freejoint(name=f"obj{k}/joint")
         for j in range(MAX_PARTS):
-            body.add_geom(name=f"obj{k}/g{j}", type=mujoco.mjtGeom.mjGEOM_BOX,
-                          size=[0.01, 0.01, 0.01], pos=[0.001 * (j + 1), 0.002, 0.003],
-                          quat=[0.99, 0.1, 0, 0], group=HIDDEN_GROUP, contype=0, conaffinity=0,
-                          condim=6, friction=[1.0, 0.01, 0.0005], density=0)
+            body.add_geom(
+                name=f"obj{k}/g{j}",
+                type=mujoco.mjtGeom.mjGEOM_BOX,
+                size=[0.01, 0.01, 0.01],
+                pos=[0.001 * (j + 1), 0.002, 0.003],
+                quat=[0.99, 0.1, 0, 0],
+                group=HIDDEN_GROUP,
+                contype=0,
+                conaffinity=0,
+                condim=6,
+                friction=[1.0, 0.01, 0.0005],
+                density=0,
+            )
     return spec
 
 
@@ -127,25 +167,41 @@ def object_props(obj: ObjectSpec) -> _Props:
     main = PALETTE[obj.color]
     for p in parts:
         rgb = main if p.color is None else PALETTE[p.color]
-        body.add_geom(type=_GEOM_TYPES[p.type], size=list(p.size), pos=list(p.pos),
-                      quat=list(p.quat), rgba=[*rgb, 1.0], density=cat.density)
+        body.add_geom(
+            type=_GEOM_TYPES[p.type],
+            size=list(p.size),
+            pos=list(p.pos),
+            quat=list(p.quat),
+            rgba=[*rgb, 1.0],
+            density=cat.density,
+        )
     m = spec.compile()
     return _Props(
-        geom_type=m.geom_type.copy(), geom_size=m.geom_size.copy(), geom_pos=m.geom_pos.copy(),
-        geom_quat=m.geom_quat.copy(), geom_rgba=m.geom_rgba.copy(),
-        geom_rbound=m.geom_rbound.copy(), geom_aabb=m.geom_aabb.copy(),
-        mass=float(m.body_mass[1]), inertia=m.body_inertia[1].copy(),
-        ipos=m.body_ipos[1].copy(), iquat=m.body_iquat[1].copy(),
+        geom_type=m.geom_type.copy(),
+        geom_size=m.geom_size.copy(),
+        geom_pos=m.geom_pos.copy(),
+        geom_quat=m.geom_quat.copy(),
+        geom_rgba=m.geom_rgba.copy(),
+        geom_rbound=m.geom_rbound.copy(),
+        geom_aabb=m.geom_aabb.copy(),
+        mass=float(m.body_mass[1]),
+        inertia=m.body_inertia[1].copy(),
+        ipos=m.body_ipos[1].copy(),
+        iquat=m.body_iquat[1].copy(),
     )
 
 
 class World:
     """A compiled world and the indices the rest of roboref needs."""
 
-    def __init__(self, robot: str = "ur5e", n_slots: int = 15,
-                 cameras: tuple[CameraSpec, ...] | None = None,
-                 table_size: tuple[float, float] = (1.0, 1.4),
-                 max_faces: int = DEFAULT_MAX_FACES):
+    def __init__(
+        self,
+        robot: str = "ur5e",
+        n_slots: int = 15,
+        cameras: tuple[CameraSpec, ...] | None = None,
+        table_size: tuple[float, float] = (1.0, 1.4),
+        max_faces: int = DEFAULT_MAX_FACES,
+    ):
         from roboref.envs.scene import DEFAULT_CAMERAS
 
         self.robot = get_robot(robot)
@@ -159,23 +215,22 @@ class World:
         self.slot_geoms = np.array(
             [[m.geom(f"obj{k}/g{j}").id for j in range(MAX_PARTS)] for k in range(n_slots)], int
         ).reshape(n_slots, MAX_PARTS)
-        self.slot_qadr = np.array([m.jnt_qposadr[m.joint(f"obj{k}/joint").id]
-                                   for k in range(n_slots)], int)
-        self.slot_dadr = np.array([m.jnt_dofadr[m.joint(f"obj{k}/joint").id]
-                                   for k in range(n_slots)], int)
+        self.slot_qadr = np.array([m.jnt_qposadr[m.joint(f"obj{k}/joint").id] for k in range(n_slots)], int)
+        self.slot_dadr = np.array([m.jnt_dofadr[m.joint(f"obj{k}/joint").id] for k in range(n_slots)], int)
         names = [m.geom(i).name for i in range(m.ngeom)]
         robot_bodies = {i for i in range(m.nbody) if m.body(i).name.startswith(ROBOT_PREFIX)}
-        self.robot_geoms = np.array([i for i in range(m.ngeom) if m.geom_bodyid[i] in robot_bodies
-                                     or names[i] == "pedestal"], int)
+        self.robot_geoms = np.array(
+            [i for i in range(m.ngeom) if m.geom_bodyid[i] in robot_bodies or names[i] == "pedestal"], int
+        )
         self.table_geoms = np.array([i for i, n in enumerate(names) if n.startswith("table")], int)
         # Contact bits: world and objects are type 1 / affinity 3; robot geoms type 2 / affinity 1,
         # so the robot touches everything but itself (attached Menagerie parts overlap at rest).
-        robot_colliding = self.robot_geoms[(m.geom_contype[self.robot_geoms] != 0)
-                                           | (m.geom_conaffinity[self.robot_geoms] != 0)]
+        robot_colliding = self.robot_geoms[
+            (m.geom_contype[self.robot_geoms] != 0) | (m.geom_conaffinity[self.robot_geoms] != 0)
+        ]
         m.geom_contype[robot_colliding] = 2
         m.geom_conaffinity[robot_colliding] = 1
-        world_geoms = [i for i in range(m.ngeom) if i not in set(self.robot_geoms)
-                       and m.geom_contype[i] != 0]
+        world_geoms = [i for i in range(m.ngeom) if i not in set(self.robot_geoms) and m.geom_contype[i] != 0]
         m.geom_conaffinity[world_geoms] = 3
         labels = np.zeros(m.ngeom, np.uint8)
         labels[self.robot_geoms] = SEG_ROBOT
@@ -203,8 +258,9 @@ class World:
         """Show ``spec``'s objects in the slots and put the robot at home (resets ``data``)."""
         m = self.model
         if len(spec.objects) > self.n_slots:
-            raise ValueError(f"scene has {len(spec.objects)} objects but the world has only "
-                             f"{self.n_slots} slots")
+            raise ValueError(
+                f"scene has {len(spec.objects)} objects but the world has only {self.n_slots} slots"
+            )
         if spec.robot != self.robot.name:
             raise ValueError(f"scene is for robot {spec.robot!r}, world has {self.robot.name!r}")
         for k in range(self.n_slots):
@@ -245,15 +301,15 @@ class World:
             adr = self.slot_qadr[k]
             if k < len(spec.objects):
                 o = spec.objects[k]
-                data.qpos[adr:adr + 3] = o.pos
-                data.qpos[adr + 3:adr + 7] = o.quat
+                data.qpos[adr : adr + 3] = o.pos
+                data.qpos[adr + 3 : adr + 7] = o.quat
             else:
-                data.qpos[adr:adr + 3] = [0.0, 0.0, -1.0 - 0.2 * k]
-                data.qpos[adr + 3:adr + 7] = [1, 0, 0, 0]
+                data.qpos[adr : adr + 3] = [0.0, 0.0, -1.0 - 0.2 * k]
+                data.qpos[adr + 3 : adr + 7] = [1, 0, 0, 0]
         data.qpos[self.robot_qadr] = self.home_qpos
         data.ctrl[:] = self.home_ctrl
         mujoco.mj_forward(m, data)
 
     def object_pose(self, data: mujoco.MjData, k: int) -> tuple[np.ndarray, np.ndarray]:
         adr = self.slot_qadr[k]
-        return data.qpos[adr:adr + 3].copy(), data.qpos[adr + 3:adr + 7].copy()
+        return data.qpos[adr : adr + 3].copy(), data.qpos[adr + 3 : adr + 7].copy()

@@ -18,8 +18,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 def instruction_vocabulary() -> tuple[str, ...]:
     """A fixed, deterministic word list: template words, colours, categories and synonyms."""
     words: set[str] = set()
-    for text in [*TEMPLATES, *PALETTE, *CATEGORIES,
-                 *(s for c in CATEGORIES.values() for s in c.synonyms)]:
+    for text in [*TEMPLATES, *PALETTE, *CATEGORIES, *(s for c in CATEGORIES.values() for s in c.synonyms)]:
         words.update(_WORD.findall(text.lower()))
     words.update(str(d) for d in range(10))
     return ("<pad>", "<unk>", *sorted(words))
@@ -51,14 +50,15 @@ class TokenizedInstruction(gym.ObservationWrapper):
         self.tokenizer = WordTokenizer(max_tokens=max_tokens)
         rgb = env.observation_space["rgb"]
         h, w = rgb.shape[:2]
-        self.observation_space = spaces.Dict({
-            "rgb": rgb,
-            "depth": spaces.Box(0, 255, (h, w, 1), np.uint8),
-            "instruction": spaces.Box(0, len(self.tokenizer.vocabulary) - 1, (max_tokens,),
-                                      np.int64),
-            "intrinsics": spaces.Box(-1e5, 1e5, (9,), np.float32),
-            "extrinsics": spaces.Box(-100.0, 100.0, (16,), np.float32),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                "rgb": rgb,
+                "depth": spaces.Box(0, 255, (h, w, 1), np.uint8),
+                "instruction": spaces.Box(0, len(self.tokenizer.vocabulary) - 1, (max_tokens,), np.int64),
+                "intrinsics": spaces.Box(-1e5, 1e5, (9,), np.float32),
+                "extrinsics": spaces.Box(-100.0, 100.0, (16,), np.float32),
+            }
+        )
 
     def observation(self, obs: dict) -> dict:
         depth_cm = np.clip(np.rint(obs["depth"] * 100.0), 0, 255).astype(np.uint8)

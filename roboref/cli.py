@@ -38,15 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"roboref: unknown command {command!r}; commands: {', '.join(COMMANDS)}",
-              file=sys.stderr)
+        print(f"roboref: unknown command {command!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     show_cfg = "--cfg" in rest
     overrides = [a for a in rest if a != "--cfg"]
     bad = [a for a in overrides if "=" not in a]
     if bad:
-        print(f"roboref {command}: arguments must be key=value overrides, got {bad}",
-              file=sys.stderr)
+        print(f"roboref {command}: arguments must be key=value overrides, got {bad}", file=sys.stderr)
         return 2
     try:
         cfg = compose(command, overrides)

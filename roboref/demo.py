@@ -45,36 +45,53 @@ def run(cfg: DictConfig) -> int:
         action = agent.act(obs)
         _, reward, _, _, step_info = env.step(action.point)
         task = env.unwrapped.task
-        after = annotate(obs["rgb"], obs["instruction"], action.point, step_info["success"],
-                         mask=task.mask)
+        after = annotate(obs["rgb"], obs["instruction"], action.point, step_info["success"], mask=task.mask)
         frame = side_by_side(after, overview)
         imageio.imwrite(out / "frames" / f"episode_{ep:03d}.png", frame)
         video += [side_by_side(before, overview)] * int(cfg.hold_frames)
         video += [frame] * int(cfg.hold_frames)
-        rows.append({"episode": ep, "seed": int(cfg.seed) + ep, "instruction": obs["instruction"],
-                     "point": [round(float(v), 4) for v in action.point], "reward": reward,
-                     "success": bool(step_info["success"]),
-                     "objects": len(env.unwrapped.scene.objects)})
-        print(f"episode {ep + 1}/{cfg.episodes}: {obs['instruction']!r} -> "
-              f"{'hit' if step_info['success'] else 'miss'}", flush=True)
+        rows.append(
+            {
+                "episode": ep,
+                "seed": int(cfg.seed) + ep,
+                "instruction": obs["instruction"],
+                "point": [round(float(v), 4) for v in action.point],
+                "reward": reward,
+                "success": bool(step_info["success"]),
+                "objects": len(env.unwrapped.scene.objects),
+            }
+        )
+        print(
+            f"episode {ep + 1}/{cfg.episodes}: {obs['instruction']!r} -> "
+            f"{'hit' if step_info['success'] else 'miss'}",
+            flush=True,
+        )
     env.close()
     width = max(f.shape[1] for f in video)
     height = max(f.shape[0] for f in video)
-    video = [side_by_side(f) if f.shape[:2] == (height, width) else
-             __import__("numpy").pad(f, ((0, height - f.shape[0]), (0, width - f.shape[1]),
-                                         (0, 0))) for f in video]
+    video = [
+        side_by_side(f)
+        if f.shape[:2] == (height, width)
+        else __import__("numpy").pad(f, ((0, height - f.shape[0]), (0, width - f.shape[1]), (0, 0)))
+        for f in video
+    ]
     write_mp4(out / "demo.mp4", video, fps=int(cfg.fps))
     summary = {
-        "robot": cfg.robot, "agent": cfg.agent, "episodes": len(rows),
+        "robot": cfg.robot,
+        "agent": cfg.agent,
+        "episodes": len(rows),
         "success_rate": sum(r["success"] for r in rows) / len(rows),
         "mean_reward": sum(r["reward"] for r in rows) / len(rows),
         "wall_time_s": round(time.perf_counter() - t0, 2),
-        "video": str(out / "demo.mp4"), "results": rows,
+        "video": str(out / "demo.mp4"),
+        "results": rows,
     }
     write_json(out / "summary.json", summary)
     print_table(rows)
-    print(f"success rate {summary['success_rate']:.2f} over {len(rows)} episodes "
-          f"({cfg.robot}, {cfg.agent}); video: {out / 'demo.mp4'}, frames: {out / 'frames'}")
+    print(
+        f"success rate {summary['success_rate']:.2f} over {len(rows)} episodes "
+        f"({cfg.robot}, {cfg.agent}); video: {out / 'demo.mp4'}, frames: {out / 'frames'}"
+    )
     return 0
 
 
@@ -84,5 +101,7 @@ def print_table(rows: list[dict]) -> None:
     print("-" * len(header))
     for r in rows:
         point = f"({r['point'][0]:.3f}, {r['point'][1]:.3f})"
-        print(f"{r['episode']:>3}  {r['seed']:>5}  {r['objects']:>4}  {point:>16}  "
-              f"{r['reward']:>6.1f}  {r['instruction']}")
+        print(
+            f"{r['episode']:>3}  {r['seed']:>5}  {r['objects']:>4}  {point:>16}  "
+            f"{r['reward']:>6.1f}  {r['instruction']}"
+        )

@@ -18,20 +18,28 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def annotate(rgb: np.ndarray, instruction: str, point=None, success: bool | None = None,
-             mask: np.ndarray | None = None, scale: int = 2) -> np.ndarray:
+def annotate(
+    rgb: np.ndarray,
+    instruction: str,
+    point=None,
+    success: bool | None = None,
+    mask: np.ndarray | None = None,
+    scale: int = 2,
+) -> np.ndarray:
     """Upscale ``rgb`` and draw the mask outline, the point (green hit / red miss / yellow
     unscored) and the instruction in a caption bar below the image."""
     h, w = rgb.shape[:2]
     img = Image.fromarray(rgb).resize((w * scale, h * scale), Image.NEAREST)
     draw = ImageDraw.Draw(img)
     if mask is not None:
-        edge = mask & ~(np.roll(mask, 1, 0) & np.roll(mask, -1, 0) & np.roll(mask, 1, 1)
-                        & np.roll(mask, -1, 1))
+        edge = mask & ~(
+            np.roll(mask, 1, 0) & np.roll(mask, -1, 0) & np.roll(mask, 1, 1) & np.roll(mask, -1, 1)
+        )
         rows, cols = np.nonzero(edge)
         for r, c in zip(rows, cols, strict=True):
-            draw.rectangle([c * scale, r * scale, c * scale + scale - 1, r * scale + scale - 1],
-                           fill=(255, 255, 255))
+            draw.rectangle(
+                [c * scale, r * scale, c * scale + scale - 1, r * scale + scale - 1], fill=(255, 255, 255)
+            )
     if point is not None:
         x, y = point[0] * w * scale, point[1] * h * scale
         color = (255, 220, 0) if success is None else ((40, 230, 40) if success else (240, 40, 40))
@@ -71,8 +79,7 @@ def write_mp4(path: str | Path, frames: list[np.ndarray], fps: int = 2) -> Path:
         raise ValueError("write_mp4: all frames must have the same shape")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.mp4")
-    with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8,
-                            macro_block_size=1) as writer:
+    with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8, macro_block_size=1) as writer:
         for f in frames:
             writer.append_data(f)
     os.replace(tmp, path)

@@ -12,8 +12,13 @@ def test_point_in_mask_inside_outside_and_bad_points():
     assert point_in_mask((0.9, 0.9), mask)[0] == 0.0
     assert point_in_mask((8 / 20, 3 / 10), mask)[0] == 0.0  # the first column past the mask
     assert point_in_mask((1.0, 1.0), mask)[0] == 0.0  # the image's edge is a valid point
-    for bad, word in [((np.nan, 0.2), "finite"), ((0.2, 1.2), "outside"), ((0.1,), "2"),
-                      ("abc", "numeric"), ((np.inf, 0), "finite")]:
+    for bad, word in [
+        ((np.nan, 0.2), "finite"),
+        ((0.2, 1.2), "outside"),
+        ((0.1,), "2"),
+        ("abc", "numeric"),
+        ((np.inf, 0), "finite"),
+    ]:
         value, reason = point_in_mask(bad, mask)
         assert value == 0.0 and word in reason
 

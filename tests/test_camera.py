@@ -40,8 +40,7 @@ def test_camera_spec_pose_agrees_with_model(sim):
 
 
 def test_project_unproject_round_trip():
-    cam = CameraSpec("c", pos=(1.0, 0.3, 1.5), lookat=(0.0, 0.0, 0.7), fovy=50, width=320,
-                     height=240)
+    cam = CameraSpec("c", pos=(1.0, 0.3, 1.5), lookat=(0.0, 0.0, 0.7), fovy=50, width=320, height=240)
     rng = np.random.default_rng(0)
     uv = rng.uniform([0, 0], [320, 240], size=(100, 2))
     z = rng.uniform(0.3, 3.0, size=100)
@@ -54,8 +53,9 @@ def test_project_unproject_round_trip():
 def test_depth_unprojects_onto_true_surfaces(sim):
     """Every table pixel unprojects onto the table plane and every pixel of a box onto the box
     surface, within 2 mm."""
-    box = ObjectSpec("box", "blue", (0.1, 0.08, 0.06), (-0.1, 0.05, TABLE_HEIGHT),
-                     (np.cos(0.3), 0.0, 0.0, np.sin(0.3)))
+    box = ObjectSpec(
+        "box", "blue", (0.1, 0.08, 0.06), (-0.1, 0.05, TABLE_HEIGHT), (np.cos(0.3), 0.0, 0.0, np.sin(0.3))
+    )
     sim.set_scene(SceneSpec(robot="ur5e", objects=(box,)))
     frame = sim.render(seg=True)
     K, T = sim.camera_pose("agent")
@@ -91,8 +91,18 @@ def test_segmentation_labels(sim):
 
     for k in objects:
         o = spec.objects[k - 1]
-        if o.category in ("bowl", "plate", "book", "cup", "can", "marker", "jar", "apple",
-                          "orange", "bottle"):
+        if o.category in (
+            "bowl",
+            "plate",
+            "book",
+            "cup",
+            "can",
+            "marker",
+            "jar",
+            "apple",
+            "orange",
+            "bottle",
+        ):
             continue  # multi-coloured parts or shading-dominated
         mean = frame.rgb[frame.seg == k].mean(axis=0) / 255.0
         want = np.array(PALETTE[o.color])

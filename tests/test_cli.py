@@ -40,6 +40,7 @@ def test_bad_overrides_exit_2_with_a_message(tmp_path, capsys):
 
 
 def test_console_script_help():
-    out = subprocess.run([sys.executable, "-m", "roboref.cli", "--help"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "roboref.cli", "--help"], capture_output=True, text=True, check=True
+    )
     assert "roboref demo" in out.stdout

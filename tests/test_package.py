@@ -15,11 +15,14 @@ def test_subpackages_live_under_roboref():
 
 def test_no_generic_top_level_packages(tmp_path):
     """As a user sees it (outside the repo), only ``roboref`` is installed, not ``envs``…"""
-    code = ("import importlib.util as u; import roboref.envs; "
-            "print([n for n in ('envs', 'rewards', 'agents', 'assets', 'configs') "
-            "if u.find_spec(n)])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                         text=True, check=True)
+    code = (
+        "import importlib.util as u; import roboref.envs; "
+        "print([n for n in ('envs', 'rewards', 'agents', 'assets', 'configs') "
+        "if u.find_spec(n)])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 

@@ -21,8 +21,7 @@ def test_sb3_env_checker(ur5e_env):
     obs, _ = wrapped.reset(seed=0)
     assert obs["instruction"].dtype == np.int64 and obs["instruction"].max() > 1
     words = [wrapped.tokenizer.vocabulary[i] for i in obs["instruction"] if i > 0]
-    assert " ".join(words) in ur5e_env.unwrapped.task.instruction.lower().replace(".", "")\
-        .replace("?", "")
+    assert " ".join(words) in ur5e_env.unwrapped.task.instruction.lower().replace(".", "").replace("?", "")
 
 
 def _images(env, seed):
@@ -87,13 +86,16 @@ def test_task_names_a_unique_visible_object(ur5e_env):
         assert task.mask.sum() >= u.config.min_visible_pixels
 
 
-@pytest.mark.parametrize("action, words", [
-    (np.array([np.nan, 0.5]), ["finite"]),
-    (np.array([1.5, 0.2]), ["outside", "[0, 1]"]),
-    (np.array([-0.1, 0.2]), ["outside", "[0, 1]"]),
-    (np.array([0.1, 0.2, 0.3]), ["shape (2,)"]),
-    ("left", ["point"]),
-])
+@pytest.mark.parametrize(
+    "action, words",
+    [
+        (np.array([np.nan, 0.5]), ["finite"]),
+        (np.array([1.5, 0.2]), ["outside", "[0, 1]"]),
+        (np.array([-0.1, 0.2]), ["outside", "[0, 1]"]),
+        (np.array([0.1, 0.2, 0.3]), ["shape (2,)"]),
+        ("left", ["point"]),
+    ],
+)
 def test_bad_actions_raise_clear_errors(ur5e_env, action, words):
     ur5e_env.reset(seed=0)
     with pytest.raises(ValueError) as err:
@@ -102,13 +104,16 @@ def test_bad_actions_raise_clear_errors(ur5e_env, action, words):
         assert w in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"robot": "panda"}, ["panda", "ur5e", "g1"]),
-    ({"num_objects": (40, 40)}, ["num_objects"]),
-    ({"categories": ["teapot"]}, ["teapot", "mug"]),
-    ({"colour": "red"}, ["colour", "allowed", "colors"]),
-    ({"image_size": (4, 4)}, ["image_size"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"robot": "panda"}, ["panda", "ur5e", "g1"]),
+        ({"num_objects": (40, 40)}, ["num_objects"]),
+        ({"categories": ["teapot"]}, ["teapot", "mug"]),
+        ({"colour": "red"}, ["colour", "allowed", "colors"]),
+        ({"image_size": (4, 4)}, ["image_size"]),
+    ],
+)
 def test_bad_env_config_raises_clear_errors(kwargs, words):
     with pytest.raises(ValueError) as err:
         gym.make("roboref/Refer-UR5e-v0", **kwargs)
@@ -120,7 +125,7 @@ def test_unstable_physics_truncates_and_reset_is_clean(ur5e_env):
     env = ur5e_env.unwrapped
     env.reset(seed=1)
     adr = env.sim.world.slot_dadr[0]
-    env.sim.data.qvel[adr:adr + 3] = [1e9, -1e9, 1e9]  # force an exploding state
+    env.sim.data.qvel[adr : adr + 3] = [1e9, -1e9, 1e9]  # force an exploding state
     obs, reward, terminated, truncated, info = env.step(np.array(env.task.point))
     assert truncated and not terminated
     assert "unstable physics" in info["truncation_reason"]

@@ -34,7 +34,7 @@ def test_objects_within_area_and_apart(seed):
     for i, a in enumerate(spec.objects):
         assert x0 <= a.pos[0] - a.footprint_radius and a.pos[0] + a.footprint_radius <= x1
         assert y0 <= a.pos[1] - a.footprint_radius and a.pos[1] + a.footprint_radius <= y1
-        for b in spec.objects[i + 1:]:
+        for b in spec.objects[i + 1 :]:
             gap = math.dist(a.pos[:2], b.pos[:2]) - a.footprint_radius - b.footprint_radius
             assert gap >= cfg.min_gap - 1e-9
 
@@ -44,17 +44,22 @@ def test_scene_spec_json_round_trip():
     assert SceneSpec.from_json(spec.to_json()) == spec
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"num_objects": (40, 40)}, ["num_objects", "30"]),
-    ({"num_objects": (25, 25)}, ["do not fit", "num_objects <="]),
-    ({"num_objects": (15, 15), "table_size": (0.5, 0.5), "area": ((-0.2, 0.2), (-0.2, 0.2))},
-     ["do not fit"]),
-    ({"num_objects": (0, 3)}, ["num_objects"]),
-    ({"categories": ("mug", "teapot")}, ["teapot", "mug", "banana"]),
-    ({"colors": ("red", "mauve")}, ["mauve", "palette", "red"]),
-    ({"robot": "panda"}, ["panda", "ur5e", "g1"]),
-    ({"area": ((-2.0, 0.2), (-0.3, 0.3))}, ["placement area", "table"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"num_objects": (40, 40)}, ["num_objects", "30"]),
+        ({"num_objects": (25, 25)}, ["do not fit", "num_objects <="]),
+        (
+            {"num_objects": (15, 15), "table_size": (0.5, 0.5), "area": ((-0.2, 0.2), (-0.2, 0.2))},
+            ["do not fit"],
+        ),
+        ({"num_objects": (0, 3)}, ["num_objects"]),
+        ({"categories": ("mug", "teapot")}, ["teapot", "mug", "banana"]),
+        ({"colors": ("red", "mauve")}, ["mauve", "palette", "red"]),
+        ({"robot": "panda"}, ["panda", "ur5e", "g1"]),
+        ({"area": ((-2.0, 0.2), (-0.3, 0.3))}, ["placement area", "table"]),
+    ],
+)
 def test_impossible_configs_explain_themselves(kwargs, words):
     with pytest.raises(ValueError) as err:
         SceneConfig(**kwargs)

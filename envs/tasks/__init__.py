@@ -3,5 +3,4 @@
 from roboref.envs.tasks.color_category import sample_color_category_task
 from roboref.envs.tasks.records import ReasoningStep, ReferringTask, mask_to_rle, rle_to_mask
 
-__all__ = ["ReasoningStep", "ReferringTask", "mask_to_rle", "rle_to_mask",
-           "sample_color_category_task"]
+__all__ = ["ReasoningStep", "ReferringTask", "mask_to_rle", "rle_to_mask", "sample_color_category_task"]

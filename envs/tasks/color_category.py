@@ -31,13 +31,20 @@ def interior_point(mask: np.ndarray) -> tuple[float, float]:
     return (float((col + 0.5) / w), float((row + 0.5) / h))
 
 
-def sample_color_category_task(rng: np.random.Generator, scene: SceneSpec, seg: np.ndarray,
-                               depth: np.ndarray, min_visible_pixels: int = 30
-                               ) -> ReferringTask | None:
+def sample_color_category_task(
+    rng: np.random.Generator,
+    scene: SceneSpec,
+    seg: np.ndarray,
+    depth: np.ndarray,
+    min_visible_pixels: int = 30,
+) -> ReferringTask | None:
     """A task on a uniquely named, visible object, or ``None`` when the scene has none."""
     counts = Counter(o.name for o in scene.objects)
-    candidates = [k for k, o in enumerate(scene.objects)
-                  if counts[o.name] == 1 and int((seg == k + 1).sum()) >= min_visible_pixels]
+    candidates = [
+        k
+        for k, o in enumerate(scene.objects)
+        if counts[o.name] == 1 and int((seg == k + 1).sum()) >= min_visible_pixels
+    ]
     if not candidates:
         return None
     k = candidates[int(rng.integers(len(candidates)))]
