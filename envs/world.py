@@ -313,3 +313,12 @@ class World:
     def object_pose(self, data: mujoco.MjData, k: int) -> tuple[np.ndarray, np.ndarray]:
         adr = self.slot_qadr[k]
         return data.qpos[adr : adr + 3].copy(), data.qpos[adr + 3 : adr + 7].copy()
+
+
+def build(spec: SceneSpec, max_faces: int = DEFAULT_MAX_FACES) -> tuple[World, mujoco.MjData]:
+    """A world sized for ``spec`` with ``spec`` applied: ``(world, data)``; ``world.model`` is the
+    ``MjModel``. Envs keep one ``World`` and call ``apply`` per scene instead (no recompiling)."""
+    world = World(spec.robot, max(1, len(spec.objects)), spec.cameras, spec.table_size, max_faces)
+    data = mujoco.MjData(world.model)
+    world.apply(data, spec)
+    return world, data

@@ -114,3 +114,16 @@ def test_rendering_is_repeatable(sim):
     a, b = sim.render(seg=True), sim.render(seg=True)
     assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.depth, b.depth)
     assert np.array_equal(a.seg, b.seg)
+
+
+def test_quality_mode_renders_full_meshes_with_shadows():
+    fast, pretty = Sim("ur5e", n_slots=4), Sim("ur5e", n_slots=4, quality=True)
+    assert pretty.model.nmeshface > 5 * fast.model.nmeshface  # undecimated robot meshes
+    cfg = SceneConfig(num_objects=(4, 4))
+    for s in (fast, pretty):
+        s.reset_scene(np.random.default_rng(0), cfg)
+    a, b = fast.render(depth=False).rgb, pretty.render(depth=False).rgb
+    assert a.shape == b.shape and a.std() > 10 and b.std() > 10
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 1.0  # shadows/antialiasing differ
+    fast.close()
+    pretty.close()

@@ -99,3 +99,17 @@ def test_settling_is_deterministic(sim):
     sim.reset_scene(np.random.default_rng(12), cfg)  # something else in between
     b = sim.reset_scene(np.random.default_rng(11), cfg)
     assert a == b
+
+
+def test_build_shows_a_scene_spec_exactly():
+    from roboref.envs.world import build
+
+    spec = sample_scene(np.random.default_rng(21), SceneConfig(num_objects=(5, 5)))
+    world, data = build(spec)
+    assert world.n_slots == 5
+    for k, o in enumerate(spec.objects):
+        pos, quat = world.object_pose(data, k)
+        np.testing.assert_allclose(pos, o.pos)
+        np.testing.assert_allclose(quat, o.quat)
+        body = world.slot_body[k]
+        assert world.model.body_mass[body] > 0
