@@ -58,6 +58,10 @@ class Category:
     density: float = 400.0  # kg/m^3 of the solid primitives
     has_front: bool = False
     synonyms: tuple[str, ...] = ()
+    #: Height of a flat top that can hold another object (None: nothing rests on it).
+    support_top: Callable[[tuple[float, float, float]], float] | None = None
+    #: Whether it has an opening to put things into (bowl, cup, …): "inside" applies.
+    container: bool = False
 
 
 def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -295,9 +299,11 @@ _FRUIT_FREE = tuple(c for c in _ALL if c not in ("brown",))
 CATEGORIES: dict[str, Category] = {
     c.name: c
     for c in (
-        Category("mug", _mug_size, _mug_parts, has_front=True, synonyms=("cup with a handle",)),
-        Category("cup", lambda r: _cyl(_u(r, 0.055, 0.07), _u(r, 0.085, 0.115)), _cup_parts),
-        Category("bowl", _bowl_size, _bowl_parts),
+        Category(
+            "mug", _mug_size, _mug_parts, has_front=True, synonyms=("cup with a handle",), container=True
+        ),
+        Category("cup", lambda r: _cyl(_u(r, 0.055, 0.07), _u(r, 0.085, 0.115)), _cup_parts, container=True),
+        Category("bowl", _bowl_size, _bowl_parts, container=True),
         Category(
             "plate",
             lambda r: _cyl(_u(r, 0.17, 0.22), 0.014),
@@ -305,6 +311,7 @@ CATEGORIES: dict[str, Category] = {
             colors=("white", "blue", "green", "gray", "yellow", "red", "black"),
             density=1500,
             synonyms=("dish",),
+            support_top=lambda s: s[2] * 1.6 - 0.001,
         ),
         Category("bottle", _bottle_size, _bottle_parts),
         Category(
@@ -316,8 +323,9 @@ CATEGORIES: dict[str, Category] = {
             _box_parts,
             has_front=False,
             synonyms=("carton",),
+            support_top=lambda s: s[2],
         ),
-        Category("book", _book_size, _book_parts, has_front=True),
+        Category("book", _book_size, _book_parts, has_front=True, support_top=lambda s: s[2]),
         Category("apple", _apple_size, _apple_parts, colors=("red", "green", "yellow"), density=800),
         Category("banana", _banana_size, _banana_parts, colors=("yellow", "green"), density=900),
         Category("block", _block_size, _box_parts, synonyms=("cube",)),
@@ -326,9 +334,13 @@ CATEGORIES: dict[str, Category] = {
         Category(
             "marker", _marker_size, _marker_parts, colors=_FRUIT_FREE, has_front=True, synonyms=("pen",)
         ),
-        Category("jar", _jar_size, _jar_parts, synonyms=("container",)),
+        Category("jar", _jar_size, _jar_parts, synonyms=("container",), container=True),
     )
 }
+
+
+#: Small objects that may be stacked on a support (an apple on a plate, a block on a book).
+STACKABLE = ("apple", "orange", "block", "can", "cup", "ball")
 
 
 def get_category(name: str) -> Category:

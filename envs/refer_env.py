@@ -15,11 +15,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from roboref.assets.objects import CATEGORIES, PALETTE
 from roboref.envs.camera import CameraSpec
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import DEFAULT_CAMERAS, SceneConfig
 from roboref.envs.sim import Sim
-from roboref.envs.tasks import ReferringTask, sample_color_category_task
+from roboref.envs.tasks import ReferringTask
+from roboref.envs.tasks.engine import UNSEEN_CATEGORIES, UNSEEN_COLORS, TaskConfig, sample_task
+from roboref.envs.tasks.view import SceneView
 from roboref.rewards.point import point_in_mask
 
 INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " .,;:!?'\"()[]-_/%°"
@@ -37,6 +40,12 @@ class ReferEnvConfig:
     image_size: tuple[int, int] = (224, 224)  # (width, height) of the agent camera
     camera: str = "agent"
     min_visible_pixels: int = 30
+    relations: tuple[str, ...] | None = None  # None: all 31 relations
+    kinds: tuple[str, ...] = ("location", "placement")
+    num_steps: tuple[int, int] = (1, 5)
+    task_split: str = "all"  # all | train (held-out parts excluded) | unseen (held-out parts required)
+    min_region_pixels: int = 30
+    stack_prob: float = 0.3
     tasks_per_episode: int = 1
     physics_steps_per_action: int = 10
     settle_time: float = 0.3
@@ -65,13 +74,27 @@ class ReferEnvConfig:
         unknown = sorted(set(kwargs) - names)
         if unknown:
             raise ValueError(f"unknown env option(s) {unknown}; allowed: {sorted(names)}")
-        for key in ("num_objects", "image_size", "categories", "colors"):
+        for key in ("num_objects", "image_size", "categories", "colors", "relations", "kinds", "num_steps"):
             if isinstance(kwargs.get(key), list):
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
 
+    def task_config(self) -> TaskConfig:
+        return TaskConfig(
+            relations=self.relations,
+            kinds=self.kinds,
+            num_steps=self.num_steps,
+            split=self.task_split,
+            min_visible_pixels=self.min_visible_pixels,
+            min_region_pixels=self.min_region_pixels,
+        )
+
     def scene_config(self) -> SceneConfig:
         w, h = self.image_size
+        categories, colors = self.categories, self.colors
+        if self.task_split == "train":  # held-out categories and colours never appear in train
+            categories = tuple(c for c in (categories or CATEGORIES) if c not in UNSEEN_CATEGORIES)
+            colors = tuple(c for c in (colors or PALETTE) if c not in UNSEEN_COLORS)
         cams = tuple(
             CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c
             for c in DEFAULT_CAMERAS
@@ -79,8 +102,9 @@ class ReferEnvConfig:
         return SceneConfig(
             robot=self.robot,
             num_objects=self.num_objects,
-            categories=self.categories,
-            colors=self.colors,
+            categories=categories,
+            colors=colors,
+            stack_prob=self.stack_prob,
             cameras=cams,
             settle_time=self.settle_time,
         )
@@ -96,6 +120,7 @@ class ReferEnv(gym.Env):
         self.config = ReferEnvConfig.from_kwargs(**kwargs)
         self.render_mode = self.config.render_mode
         self.scene_config = self.config.scene_config()
+        self.task_config = self.config.task_config()
         cfg = self.config
         self.sim = Sim(
             cfg.robot,
@@ -132,9 +157,11 @@ class ReferEnv(gym.Env):
             if self.task is not None:
                 break
         else:
+            tc = self.task_config
             raise RuntimeError(
-                "no scene with a uniquely named visible object in 50 tries; "
-                "allow more categories/colours or fewer objects"
+                f"no valid referring program in 50 scenes for relations={tc.relations}, "
+                f"kinds={tc.kinds}, num_steps={tc.num_steps}, split={tc.split!r}: the scenes cannot "
+                "give that many unique answers; allow more relations, kinds or objects"
             )
         self._tasks_done = 0
         self._needs_reset = False
@@ -184,9 +211,11 @@ class ReferEnv(gym.Env):
 
     # --- helpers ----------------------------------------------------------------------------
     def _sample_task(self) -> ReferringTask | None:
-        return sample_color_category_task(
-            self.np_random, self.sim.scene, self.frame.seg, self.frame.depth, self.config.min_visible_pixels
+        K, T = self.sim.camera_pose(self.config.camera)
+        self.view = SceneView(
+            self.sim.scene, self.frame.seg, self.frame.depth, K, T, self.scene_config.placement_area
         )
+        return sample_task(self.np_random, self.view, self.task_config)
 
     def _check_action(self, action) -> np.ndarray:
         try:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from roboref.assets.objects import CATEGORIES, PALETTE, check_color, get_category
+from roboref.assets.objects import CATEGORIES, PALETTE, STACKABLE, check_color, get_category
 from roboref.envs.camera import CameraSpec
 from roboref.envs.robots import get_robot
 
@@ -103,6 +103,8 @@ class SceneConfig:
     cameras: tuple[CameraSpec, ...] = DEFAULT_CAMERAS
     settle_time: float = 0.3
     max_attempts: int = 20
+    #: Chance that one small object is stacked on a flat support (plate, book, box) in a scene.
+    stack_prob: float = 0.3
 
     def __post_init__(self):
         get_robot(self.robot)
@@ -121,6 +123,8 @@ class SceneConfig:
             get_category(c)
         for c in self.colors or ():
             check_color(c)
+        if not 0.0 <= self.stack_prob <= 1.0:
+            raise ValueError(f"stack_prob must be in [0, 1], got {self.stack_prob}")
         if self.categories is not None and len(self.categories) == 0:
             raise ValueError("categories must be None (all) or a non-empty list")
         if self.colors is not None:
@@ -176,8 +180,12 @@ def sample_scene(rng: np.random.Generator, cfg: SceneConfig, seed: int | None = 
     (up to ``cfg.max_attempts`` times) before giving up with an error naming the config.
     """
     n = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
+    stack = n >= 2 and rng.uniform() < cfg.stack_prob
     for _ in range(cfg.max_attempts):
-        placed = _place(rng, cfg, n)
+        placed = _place(rng, cfg, n - 1 if stack else n, first_support=stack)
+        if placed is not None and stack:
+            item = _stack(rng, cfg, placed)
+            placed = placed + [item] if item is not None else _place(rng, cfg, 1, placed)
         if placed is not None:
             return SceneSpec(
                 robot=cfg.robot,
@@ -192,13 +200,43 @@ def sample_scene(rng: np.random.Generator, cfg: SceneConfig, seed: int | None = 
     )
 
 
-def _place(rng: np.random.Generator, cfg: SceneConfig, n: int) -> list[ObjectSpec] | None:
+def _stack(rng: np.random.Generator, cfg: SceneConfig, placed: list[ObjectSpec]) -> ObjectSpec | None:
+    """A small object resting on the flat top of one of ``placed`` (None if none fits)."""
+    supports = [o for o in placed if CATEGORIES[o.category].support_top is not None]
+    items = [c for c in STACKABLE if c in cfg.category_names]
+    if not supports or not items:
+        return None
+    base = supports[int(rng.integers(len(supports)))]
+    room = 0.3 * base.size[0] if base.category == "plate" else 0.45 * min(base.size[:2])
+    for _ in range(10):
+        cat = CATEGORIES[items[int(rng.integers(len(items)))]]
+        colors = [c for c in cat.colors if cfg.colors is None or c in cfg.colors]
+        size = tuple(round(v, 5) for v in cat.sample_size(rng))
+        if colors and 0.5 * math.hypot(size[0], size[1]) <= room:
+            break
+    else:
+        return None
+    top = base.pos[2] + CATEGORIES[base.category].support_top(base.size)
+    yaw = float(rng.uniform(-math.pi, math.pi))
+    color = colors[int(rng.integers(len(colors)))]
+    return ObjectSpec(cat.name, color, size, (base.pos[0], base.pos[1], top + 0.001), _yaw_quat(yaw))
+
+
+def _place(
+    rng: np.random.Generator,
+    cfg: SceneConfig,
+    n: int,
+    placed: list[ObjectSpec] | None = None,
+    first_support: bool = False,
+) -> list[ObjectSpec] | None:
     (x0, x1), (y0, y1) = cfg.placement_area
     names = cfg.category_names
-    placed: list[ObjectSpec] = []
-    for _ in range(n):
+    placed = list(placed or [])
+    supports = [c for c in names if CATEGORIES[c].support_top is not None]
+    for i in range(n):
         for _try in range(200):
-            cat = CATEGORIES[names[int(rng.integers(len(names)))]]
+            pool = supports if (first_support and i == 0 and supports) else names
+            cat = CATEGORIES[pool[int(rng.integers(len(pool)))]]
             colors = [c for c in cat.colors if cfg.colors is None or c in cfg.colors]
             if not colors:
                 continue

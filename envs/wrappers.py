@@ -3,37 +3,34 @@
 from __future__ import annotations
 
 import re
+import zlib
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from roboref.assets.objects import CATEGORIES, PALETTE
-from roboref.envs.tasks.color_category import TEMPLATES
-
-PAD, UNK = 0, 1
+PAD = 0
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def instruction_vocabulary() -> tuple[str, ...]:
-    """A fixed, deterministic word list: template words, colours, categories and synonyms."""
-    words: set[str] = set()
-    for text in [*TEMPLATES, *PALETTE, *CATEGORIES, *(s for c in CATEGORIES.values() for s in c.synonyms)]:
-        words.update(_WORD.findall(text.lower()))
-    words.update(str(d) for d in range(10))
-    return ("<pad>", "<unk>", *sorted(words))
-
-
 class WordTokenizer:
-    """Lower-cased words -> ids (0 = padding, 1 = unknown), fixed length."""
+    """Lower-cased words -> ids by a stable hash (0 = padding), fixed length.
 
-    def __init__(self, vocabulary: tuple[str, ...] | None = None, max_tokens: int = 32):
-        self.vocabulary = vocabulary or instruction_vocabulary()
-        self.index = {w: i for i, w in enumerate(self.vocabulary)}
+    Hashing needs no vocabulary file, so any instruction the task engine writes (or a user types)
+    maps to ids; with 4,096 buckets two of the engine's few hundred words rarely share an id.
+    """
+
+    def __init__(self, vocab_size: int = 4096, max_tokens: int = 48):
+        if vocab_size < 2:
+            raise ValueError(f"vocab_size must be >= 2, got {vocab_size}")
+        self.vocab_size = vocab_size
         self.max_tokens = max_tokens
 
+    def word_id(self, word: str) -> int:
+        return 1 + zlib.crc32(word.encode()) % (self.vocab_size - 1)
+
     def __call__(self, text: str) -> np.ndarray:
-        ids = [self.index.get(w, UNK) for w in _WORD.findall(text.lower())][: self.max_tokens]
+        ids = [self.word_id(w) for w in _WORD.findall(text.lower())][: self.max_tokens]
         out = np.full(self.max_tokens, PAD, np.int64)
         out[: len(ids)] = ids
         return out
@@ -45,16 +42,16 @@ class TokenizedInstruction(gym.ObservationWrapper):
     and the camera matrices stay float vectors. Passes ``stable_baselines3.common.env_checker``.
     """
 
-    def __init__(self, env: gym.Env, max_tokens: int = 32):
+    def __init__(self, env: gym.Env, max_tokens: int = 48, vocab_size: int = 4096):
         super().__init__(env)
-        self.tokenizer = WordTokenizer(max_tokens=max_tokens)
+        self.tokenizer = WordTokenizer(vocab_size=vocab_size, max_tokens=max_tokens)
         rgb = env.observation_space["rgb"]
         h, w = rgb.shape[:2]
         self.observation_space = spaces.Dict(
             {
                 "rgb": rgb,
                 "depth": spaces.Box(0, 255, (h, w, 1), np.uint8),
-                "instruction": spaces.Box(0, len(self.tokenizer.vocabulary) - 1, (max_tokens,), np.int64),
+                "instruction": spaces.Box(0, vocab_size - 1, (max_tokens,), np.int64),
                 "intrinsics": spaces.Box(-1e5, 1e5, (9,), np.float32),
                 "extrinsics": spaces.Box(-100.0, 100.0, (16,), np.float32),
             }

@@ -4,6 +4,7 @@ import mujoco
 import numpy as np
 import pytest
 
+from roboref.assets.objects import CATEGORIES
 from roboref.envs.scene import TABLE_HEIGHT, ObjectSpec, SceneConfig, SceneSpec, sample_scene
 from roboref.envs.sim import Sim
 
@@ -35,6 +36,8 @@ def test_objects_within_area_and_apart(seed):
         assert x0 <= a.pos[0] - a.footprint_radius and a.pos[0] + a.footprint_radius <= x1
         assert y0 <= a.pos[1] - a.footprint_radius and a.pos[1] + a.footprint_radius <= y1
         for b in spec.objects[i + 1 :]:
+            if a.pos[2] > TABLE_HEIGHT + 0.005 or b.pos[2] > TABLE_HEIGHT + 0.005:
+                continue  # a stacked object sits on its support's footprint
             gap = math.dist(a.pos[:2], b.pos[:2]) - a.footprint_radius - b.footprint_radius
             assert gap >= cfg.min_gap - 1e-9
 
@@ -73,7 +76,12 @@ def test_settled_scene_is_at_rest_on_the_table(sim):
     assert len(spec.objects) == 12
     before = [sim.world.object_pose(sim.data, k)[0] for k in range(12)]
     for k, o in enumerate(spec.objects):
-        assert o.pos[2] == pytest.approx(TABLE_HEIGHT, abs=3e-3)  # bottom centre on the table
+        tops = [TABLE_HEIGHT] + [
+            b.pos[2] + CATEGORIES[b.category].support_top(b.size)
+            for b in spec.objects
+            if CATEGORIES[b.category].support_top is not None
+        ]
+        assert min(abs(o.pos[2] - t) for t in tops) < 3e-3  # resting on the table or a support
         mat = np.zeros(9)
         mujoco.mju_quat2Mat(mat, np.array(o.quat))
         assert mat[8] > math.cos(math.radians(12))  # upright
@@ -113,3 +121,18 @@ def test_build_shows_a_scene_spec_exactly():
         np.testing.assert_allclose(quat, o.quat)
         body = world.slot_body[k]
         assert world.model.body_mass[body] > 0
+
+
+def test_stacked_objects_rest_on_their_support(sim):
+    cfg = SceneConfig(num_objects=(6, 8), stack_prob=1.0)
+    stacked = 0
+    for seed in range(10):
+        spec = sim.reset_scene(np.random.default_rng(seed), cfg)
+        for o in spec.objects:
+            if o.pos[2] > TABLE_HEIGHT + 0.005:
+                stacked += 1
+                base = min(spec.objects, key=lambda b: math.dist(b.pos[:2], o.pos[:2]) if b is not o else 9)
+                assert CATEGORIES[base.category].support_top is not None
+                top = base.pos[2] + CATEGORIES[base.category].support_top(base.size)
+                assert o.pos[2] == pytest.approx(top, abs=4e-3)
+    assert stacked >= 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +22,8 @@ class ReasoningStep:
         if self.kind in ("Depth", "Distance"):
             return f"[{self.kind}] {self.subject}: {float(self.value):.3f} m"
         if isinstance(self.value, tuple):
-            return f"[{self.kind}] {self.subject}: ({', '.join(f'{v:.3f}' for v in self.value)})"
+            unit = " m" if self.kind == "Size" else ""
+            return f"[{self.kind}] {self.subject}: ({', '.join(f'{v:.3f}' for v in self.value)}){unit}"
         return f"[{self.kind}] {self.subject}: {float(self.value):.3f}"
 
     def to_dict(self) -> dict:
@@ -62,15 +64,14 @@ class ReferringTask:
     steps: tuple[ReasoningStep, ...] = ()
     relations: tuple[str, ...] = ()
     program: str = ""
+    num_steps: int = 1  # program steps (1–5), as RefSpatial counts reasoning steps
+    held: int = -1  # placement: index of the object to be placed, -1 if none is named
+    spec: dict = field(default_factory=dict, repr=False, compare=False)  # the program as data
 
     @property
     def answer(self) -> str:
         """The answer in the RoboRefer text form, ``[(x, y)]``."""
         return f"[({self.point[0]:.3f}, {self.point[1]:.3f})]"
-
-    @property
-    def num_steps(self) -> int:
-        return max(1, len(self.steps))
 
     def to_dict(self) -> dict:
         return {
@@ -83,5 +84,8 @@ class ReferringTask:
             "reasoning": "\n".join(s.to_text() for s in self.steps),
             "relations": list(self.relations),
             "program": self.program,
+            "num_steps": self.num_steps,
+            "held": self.held,
+            "spec": copy.deepcopy(self.spec),
             "mask": mask_to_rle(self.mask),
         }
