@@ -308,7 +308,8 @@ def _sample_placement(view, cfg, rels, n, rng):
     clearance = (held.radius + 0.01) if held else 0.04
     min_px = cfg.min_region_pixels
     surface_rels = [r for r in place_rels if r.surface is not None]
-    if n == 1 and surface_rels and rng.uniform() < 0.5:
+    table_rels = [r for r in place_rels if r.region is not None]
+    if n == 1 and surface_rels and (not table_rels or rng.uniform() < 0.5):
         rel = surface_rels[int(rng.integers(len(surface_rels)))]
         exclude = {held.index} if held else set()
         anchors = _pick_anchors(view, rel, {}, exclude, rng, n=1)
@@ -322,7 +323,8 @@ def _sample_placement(view, cfg, rels, n, rng):
         )
         mask = evaluate_placement(view, [step], clearance)
         return (held, clearance, [step], mask) if mask.sum() >= min_px else None
-    table_rels = [r for r in place_rels if r.region is not None]
+    if not table_rels:
+        return None
     base = RELATIONS["free_space"]
     region = view.free_space(clearance, ignore=(held.index,) if held else ())
     if region.sum() < min_px:

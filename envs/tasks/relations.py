@@ -245,7 +245,8 @@ def _extreme_region(view, anchors, params):
 
 
 def _nth_key(view, o, anchors, params):
-    return -o.cam[0] if params["side"] == "left" else o.cam[0]
+    """Sort key: ascending order counts from the named side (first = smallest key)."""
+    return o.cam[0] if params["side"] == "left" else -o.cam[0]
 
 
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
