@@ -1,0 +1,48 @@
+import io
+
+import numpy as np
+from PIL import Image
+
+from roboref.rewards import RewardConfig
+from roboref.rewards.trl import reward_functions
+
+MASK = np.zeros((32, 48), bool)
+MASK[10:20, 20:30] = True
+
+
+def _png(mask):
+    buf = io.BytesIO()
+    Image.fromarray(mask.astype(np.uint8) * 255).save(buf, format="PNG")
+    return {"bytes": buf.getvalue(), "path": None}
+
+
+def test_trl_signature_scores_each_completion():
+    funcs, weights = reward_functions(RewardConfig())
+    names = [f.__name__ for f in funcs]
+    assert names == ["roboref_format", "roboref_point", "roboref_process"]
+    assert weights == [0.1, 1.0, 0.25]
+    inside = "<think>[Position] box: (0.52, 0.47)</think><answer>[(0.52, 0.47)]</answer>"
+    completions = [
+        [{"role": "assistant", "content": inside}],  # conversational
+        "[(0.0, 0.0)]",  # plain, outside
+        "I don't know",  # garbage
+        "[(480, 320)]",  # pixels
+    ]
+    cols = {
+        "mask": [_png(MASK)] * 4,
+        "answer": ["[(0.52, 0.47)]"] * 4,
+        "reasoning": ["[Position] box: (0.52, 0.47)"] * 4,
+        "kind": ["location"] * 4,
+    }
+    fmt, point, process = (f(prompts=["p"] * 4, completions=completions, **cols) for f in funcs)
+    assert fmt == [1.0, 1.0, 0.0, 0.0]
+    assert point[0] == 1.0 and 0.0 < point[1] < 0.5 and point[2] == 0.0 and point[3] == 0.0
+    assert process[0] == 1.0 and process[2] == 0.0
+    assert "pixel" in funcs[1].last_reasons[3]
+
+
+def test_broken_rows_score_zero_without_raising():
+    funcs, _ = reward_functions(RewardConfig.preset("roborefer"))
+    out = [f(prompts=["p"], completions=["[(0.5, 0.5)]"], mask=[b"not a png"], answer=["?"]) for f in funcs]
+    assert all(v == [0.0] for v in out)
+    assert "could not be scored" in funcs[1].last_reasons[0]
