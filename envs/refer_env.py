@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from roboref.agents.base import AgentOutput
 from roboref.assets.objects import CATEGORIES, PALETTE
 from roboref.envs.camera import CameraSpec
 from roboref.envs.robots import DEFAULT_MAX_FACES
@@ -23,6 +24,7 @@ from roboref.envs.sim import Sim
 from roboref.envs.tasks import ReferringTask
 from roboref.envs.tasks.engine import UNSEEN_CATEGORIES, UNSEEN_COLORS, TaskConfig, sample_task
 from roboref.envs.tasks.view import SceneView
+from roboref.rewards.compose import RewardConfig, compute_reward
 from roboref.rewards.point import point_in_mask
 
 INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " .,;:!?'\"()[]-_/%°"
@@ -46,6 +48,7 @@ class ReferEnvConfig:
     task_split: str = "all"  # all | train (held-out parts excluded) | unseen (held-out parts required)
     min_region_pixels: int = 30
     stack_prob: float = 0.3
+    reward: str = "binary"  # binary (1 inside the mask, else 0) | default | roborefer (composer presets)
     tasks_per_episode: int = 1
     physics_steps_per_action: int = 10
     settle_time: float = 0.3
@@ -65,6 +68,8 @@ class ReferEnvConfig:
             raise ValueError(f"tasks_per_episode must be >= 1, got {self.tasks_per_episode}")
         if self.physics_steps_per_action < 0:
             raise ValueError("physics_steps_per_action must be >= 0")
+        if self.reward not in ("binary", "default", "roborefer"):
+            raise ValueError(f"reward must be 'binary', 'default' or 'roborefer', got {self.reward!r}")
         if self.render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
 
@@ -145,6 +150,8 @@ class ReferEnv(gym.Env):
         self.frame = None
         self._tasks_done = 0
         self._needs_reset = True
+        #: Model text behind the next action, set by ``TextAction`` so format/process terms can score it.
+        self.pending_text = ""
 
     # --- gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -172,11 +179,18 @@ class ReferEnv(gym.Env):
         if self._needs_reset:
             raise RuntimeError("episode is over: call reset() before step()")
         point = self._check_action(action)
-        reward, reason = point_in_mask(point, self.task.mask)
+        hit, reason = point_in_mask(point, self.task.mask)
+        text, self.pending_text = self.pending_text, ""
+        if self.config.reward == "binary":
+            reward, terms, reasons = hit, {"point": float(hit)}, {"point": reason}
+        else:
+            prediction = text or AgentOutput(point=(float(point[0]), float(point[1])))
+            res = compute_reward(prediction, self.task, RewardConfig.preset(self.config.reward))
+            reward, terms, reasons = res.total, res.terms, res.reasons
         info: dict[str, Any] = {
-            "success": reward >= 1.0,
-            "reward_terms": {"point": float(reward)},
-            "reward_reason": reason,
+            "success": hit >= 1.0,
+            "reward_terms": terms,
+            "reward_reasons": reasons,
             "task": self.task.to_dict(),
             "point": [float(point[0]), float(point[1])],
         }

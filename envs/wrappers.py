@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 PAD = 0
+_PRINTABLE = frozenset(chr(c) for c in range(32, 127)) | {"\n", "\t", "°", "→"}
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -66,3 +67,34 @@ class TokenizedInstruction(gym.ObservationWrapper):
             "intrinsics": obs["intrinsics"].reshape(9).astype(np.float32),
             "extrinsics": obs["extrinsics"].reshape(16).astype(np.float32),
         }
+
+
+class TextAction(gym.Wrapper):
+    """For language models: the action is the model's text (``[(x, y)]``, optionally with
+    ``<think>`` reasoning steps). A parsable answer is stepped as its first point, and the env's
+    reward composer sees the text; an unusable one ends the episode with reward 0 and the reason
+    in ``info["format_reason"]`` (no exception, no physics step)."""
+
+    def __init__(self, env: gym.Env, max_length: int = 4096):
+        super().__init__(env)
+        self.action_space = spaces.Text(max_length, min_length=0, charset=_PRINTABLE)
+
+    def step(self, text):
+        from roboref.rewards.format import parse_answer
+
+        parsed = parse_answer(text)
+        if not parsed.ok:
+            task = self.env.unwrapped.task
+            info = {
+                "success": False,
+                "reward_terms": {"format": 0.0, "point": 0.0},
+                "reward_reasons": {"format": parsed.reason, "point": parsed.reason},
+                "format_reason": parsed.reason,
+                "task": task.to_dict() if task is not None else None,
+            }
+            self.env.unwrapped._needs_reset = True
+            return self.env.unwrapped._obs(), 0.0, True, False, info
+        self.env.unwrapped.pending_text = text
+        obs, reward, terminated, truncated, info = self.env.step(np.asarray(parsed.points[0], np.float32))
+        info["format_reason"] = "ok"
+        return obs, reward, terminated, truncated, info

@@ -151,3 +151,35 @@ def test_several_tasks_per_episode():
         dones.append(terminated)
     assert dones == [False, False, True]
     env.close()
+
+
+def test_text_action_wrapper_scores_model_text():
+    from roboref.envs.wrappers import TextAction
+
+    env = TextAction(gym.make("roboref/Refer-UR5e-v0", reward="default"))
+    env.reset(seed=2)
+    task = env.unwrapped.task
+    steps = "\n".join(s.to_text() for s in task.steps)
+    text = f"<think>{steps}</think><answer>[({task.point[0]:.4f}, {task.point[1]:.4f})]</answer>"
+    _, reward, terminated, _, info = env.step(text)
+    assert info["success"] and terminated
+    assert info["reward_terms"]["format"] == 1.0 and info["reward_terms"]["point"] == 1.0
+    assert info["reward_terms"]["process"] == pytest.approx(1.0, abs=0.02)
+    assert reward == pytest.approx(0.1 + 1.0 + 0.25, abs=0.01)
+    env.reset(seed=2)
+    _, reward, terminated, truncated, info = env.step("the mug is at (412, 300) pixels")
+    assert reward == 0.0 and terminated and not truncated and not info["success"]
+    assert "pixel" in info["format_reason"]
+    env.reset(seed=3)  # and the env carries on
+    env.close()
+
+
+def test_reward_presets_in_the_env():
+    env = gym.make("roboref/Refer-UR5e-v0", reward="roborefer")
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(np.array(env.unwrapped.task.point))
+    assert info["reward_terms"]["point"] == 1.0 and info["reward_terms"]["format"] == 1.0
+    assert reward == pytest.approx(2.0)  # no reasoning text from a bare point action
+    env.close()
+    with pytest.raises(ValueError, match="reward"):
+        gym.make("roboref/Refer-UR5e-v0", reward="shiny")
