@@ -43,3 +43,6 @@ class BaseAgent:
 
     def act_batch(self, observations: Sequence[dict]) -> list[AgentOutput]:
         return [self.act(o) for o in observations]
+
+    def reset(self, seed: int | None = None) -> None:
+        """Called before each episode with the episode's seed (stochastic agents re-seed here)."""

@@ -12,7 +12,12 @@ class RandomAgent(BaseAgent):
     """A uniform random point; the floor any agent must beat. Seeded for reproducibility."""
 
     def __init__(self, seed: int | None = None):
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Re-seed per episode, so results do not depend on how episodes are spread over workers."""
+        self.rng = np.random.default_rng([self.seed or 0, seed or 0])
 
     def act(self, observation: dict) -> AgentOutput:
         x, y = self.rng.uniform(0.0, 1.0, size=2)

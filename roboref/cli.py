@@ -10,6 +10,8 @@ from omegaconf import OmegaConf
 #: command -> (module, function); each has ``configs/<command>.yaml``.
 COMMANDS = {
     "demo": ("roboref.demo", "run"),
+    "eval": ("roboref.evaluate", "run"),
+    "report": ("roboref.evaluate", "report"),
 }
 
 USAGE = """usage: roboref <command> [key=value ...] [--cfg]
@@ -17,6 +19,10 @@ USAGE = """usage: roboref <command> [key=value ...] [--cfg]
 commands:
   demo      run an agent in the pointing env; writes an MP4, PNG frames and a summary
             e.g. roboref demo robot=g1 episodes=3 out=outputs/g1
+
+  eval      score an agent on a suite of seeded episodes (resumable; results.jsonl, summary.json)
+            e.g. roboref eval agent=oracle suite=default episodes=20 workers=2 out=outputs/eval/oracle
+  report    compare eval results side by side: roboref report dirs=[DIR1,DIR2]
 
 Overrides use hydra syntax (key=value, nested.key=value, +new_key=value).
 --cfg prints the composed config and exits."""

@@ -1,0 +1,303 @@
+"""``roboref eval``: score an agent on a suite of seeded pointing episodes.
+
+A suite (``configs/suite/*.yaml``, or any YAML file via ``suite_file=``) lists segments, each an
+env configuration and an episode count, run for each robot. Episode ``i`` of segment ``k`` uses
+seed ``seed_base + 100000·k + i``, so the same suite gives the same episodes whether run with one
+worker or many. Each finished episode is appended to ``DIR/results.jsonl`` (one JSON line,
+flushed and fsynced); a rerun skips episodes already there, so an interrupted run resumes.
+``summary.json`` and ``summary.md`` are rewritten atomically at the end.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from roboref.parallel import parallel_map
+
+ENV_IDS = {"ur5e": "roboref/Refer-UR5e-v0", "g1": "roboref/Refer-G1-v0"}
+SEGMENT_STRIDE = 100_000
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """A batch of episodes of one segment and robot, run by one worker with one env."""
+
+    agent: str
+    agent_seed: int
+    robot: str
+    segment: str
+    env_kwargs_json: str
+    episodes: tuple[tuple[int, int], ...]  # (index, seed)
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a success rate (good at small n and near 0 or 1)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@functools.lru_cache(maxsize=2)
+def _env_and_agent(robot: str, env_kwargs_json: str, agent: str, agent_seed: int):
+    import gymnasium as gym
+
+    import roboref.envs  # noqa: F401
+    from roboref.agents import make_agent
+
+    env = gym.make(ENV_IDS[robot], **json.loads(env_kwargs_json))
+    return env, make_agent(agent, env=env, seed=agent_seed)
+
+
+def run_job(job: EvalJob) -> list[dict]:
+    """Run a job's episodes (in a worker process or inline); one record per episode."""
+    env, agent = _env_and_agent(job.robot, job.env_kwargs_json, job.agent, job.agent_seed)
+    records = []
+    for index, seed in job.episodes:
+        t0 = time.perf_counter()
+        obs, _ = env.reset(seed=seed)
+        task = env.unwrapped.task
+        if hasattr(agent, "reset"):
+            agent.reset(seed=seed)
+        out = agent.act(obs)
+        record: dict[str, Any] = {
+            "key": f"{job.segment}/{job.robot}/{index}",
+            "segment": job.segment,
+            "robot": job.robot,
+            "index": index,
+            "seed": seed,
+            "agent": job.agent,
+            "instruction": task.instruction,
+            "kind": task.kind,
+            "num_steps": task.num_steps,
+            "relations": list(task.relations),
+            "program": task.program,
+            "text": out.text,
+        }
+        if out.point is None:
+            record.update(point=None, parsed=False, success=False, reward=0.0, reward_terms={})
+            from roboref.rewards.format import parse_answer
+
+            record["parse_reason"] = parse_answer(out.text).reason if out.text else "no answer"
+        else:
+            _, reward, _, _, info = env.step(list(out.point))
+            record.update(
+                point=[float(v) for v in out.point],
+                parsed=True,
+                parse_reason="ok",
+                success=bool(info["success"]),
+                reward=float(reward),
+                reward_terms=info["reward_terms"],
+            )
+        record["wall_time"] = round(time.perf_counter() - t0, 4)
+        records.append(record)
+    return records
+
+
+def _segments(cfg: DictConfig) -> tuple[dict, list[dict]]:
+    suite = OmegaConf.to_container(
+        OmegaConf.load(cfg.suite_file) if cfg.get("suite_file") else cfg.suite, resolve=True
+    )
+    for key in ("name", "segments", "robots"):
+        if key not in suite:
+            raise ValueError(f"suite must define '{key}' (name, seed_base, robots, segments)")
+    bad = [r for r in suite["robots"] if r not in ENV_IDS]
+    if bad:
+        raise ValueError(f"unknown robot(s) {bad} in suite; known robots: {', '.join(ENV_IDS)}")
+    return suite, suite["segments"]
+
+
+def read_results(path: Path) -> list[dict]:
+    """Records of ``results.jsonl``; a half-written last line (a killed run) is ignored."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def run(cfg: DictConfig) -> int:
+    from roboref.agents import AGENTS
+
+    if cfg.agent not in AGENTS:
+        raise ValueError(f"unknown agent {cfg.agent!r}; known agents: {', '.join(AGENTS)}")
+    workers = int(cfg.workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    suite, segments = _segments(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.jsonl"
+    done = {r["key"] for r in read_results(results_path) if r.get("agent") == cfg.agent}
+    _repair_tail(results_path)
+    jobs, total = [], 0
+    for k, seg in enumerate(segments):
+        count = int(cfg.episodes) if cfg.get("episodes") else int(seg.get("episodes", 50))
+        env_kwargs = {"image_size": list(cfg.image_size), "reward": cfg.reward, **seg.get("env", {})}
+        for robot in suite["robots"]:
+            todo = [
+                (i, int(suite.get("seed_base", 1_000_000)) + SEGMENT_STRIDE * k + i)
+                for i in range(count)
+                if f"{seg['name']}/{robot}/{i}" not in done
+            ]
+            total += count
+            for start in range(0, len(todo), int(cfg.chunk)):
+                jobs.append(
+                    EvalJob(
+                        cfg.agent,
+                        int(cfg.seed),
+                        robot,
+                        seg["name"],
+                        json.dumps(env_kwargs, sort_keys=True),
+                        tuple(todo[start : start + int(cfg.chunk)]),
+                    )
+                )
+    remaining = sum(len(j.episodes) for j in jobs)
+    print(
+        f"eval {cfg.agent} on suite {suite['name']}: {total} episodes, {total - remaining} already done, "
+        f"{remaining} to run with {workers} worker(s)",
+        flush=True,
+    )
+    _progress_run(jobs, results_path, remaining, workers, cfg.ray.address, out)
+    records = [r for r in read_results(results_path) if r.get("agent") == cfg.agent]
+    summary = summarize(records, suite["name"], cfg.agent)
+    from roboref.demo import write_json
+
+    write_json(out / "summary.json", summary)
+    _write_atomic(out / "summary.md", markdown_table(summary))
+    print(markdown_table(summary))
+    return 0
+
+
+def _repair_tail(path: Path) -> None:
+    """Drop a half-written last line so appends start on a fresh line."""
+    if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+        lines = path.read_bytes().split(b"\n")
+        _write_atomic(path, (b"\n".join(lines[:-1]) + b"\n").decode() if len(lines) > 1 else "")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _progress_run(jobs, results_path: Path, remaining: int, workers: int, ray_address, out: Path) -> None:
+    from tqdm import tqdm
+
+    with open(results_path, "a") as fh, tqdm(total=remaining, desc="episodes", unit="ep") as bar:
+        for records in parallel_map(run_job, jobs, workers, ray_address, out / ".ray"):
+            for rec in records:
+                fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            bar.update(len(records))
+
+
+@dataclass
+class Rate:
+    n: int
+    successes: int
+    rate: float
+    ci95: tuple[float, float]
+
+
+def _rate(records: list[dict]) -> dict:
+    n = len(records)
+    s = sum(bool(r["success"]) for r in records)
+    return asdict(Rate(n, s, s / n if n else 0.0, wilson(s, n)))
+
+
+def summarize(records: list[dict], suite: str, agent: str) -> dict:
+    """Success (point inside the mask; unparseable answers count as failures and are reported
+    apart), mean reward terms, and breakdowns by segment, robot, relation and step count."""
+    by: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        by["segment"][r["segment"]].append(r)
+        by["robot"][r["robot"]].append(r)
+        by["segment_robot"][f"{r['segment']}/{r['robot']}"].append(r)
+        by["num_steps"][str(r["num_steps"])].append(r)
+        by["kind"][r["kind"]].append(r)
+        for rel in set(r["relations"]) or {"(filter only)"}:
+            by["relation"][rel].append(r)
+    terms: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        for k, v in r.get("reward_terms", {}).items():
+            terms[k].append(v)
+    return {
+        "suite": suite,
+        "agent": agent,
+        "overall": _rate(records),
+        "unparseable": sum(not r["parsed"] for r in records),
+        "mean_reward": sum(r["reward"] for r in records) / len(records) if records else 0.0,
+        "mean_reward_terms": {k: sum(v) / len(v) for k, v in sorted(terms.items())},
+        **{name: {k: _rate(v) for k, v in sorted(groups.items())} for name, groups in by.items()},
+    }
+
+
+def _fmt(rate: dict) -> str:
+    lo, hi = rate["ci95"]
+    return f"{100 * rate['rate']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] (n={rate['n']})"
+
+
+def markdown_table(summary: dict) -> str:
+    lines = [
+        f"## {summary['agent']} on {summary['suite']}",
+        "",
+        f"Pointing success {_fmt(summary['overall'])}, unparseable answers: {summary['unparseable']}, "
+        f"mean reward {summary['mean_reward']:.3f}",
+        "",
+        "| segment / robot | success % [95 % CI] |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in summary.get("segment_robot", {}).items()]
+    lines += ["", "| steps | success % [95 % CI] |", "|---|---|"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in summary.get("num_steps", {}).items()]
+    lines += ["", "| relation | success % [95 % CI] |", "|---|---|"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in summary.get("relation", {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def report(cfg: DictConfig) -> int:
+    """``roboref report dirs=[A,B,...]``: several results side by side (Markdown)."""
+    dirs = [Path(d) for d in cfg.dirs]
+    if not dirs:
+        raise ValueError("report needs dirs=[DIR1,DIR2,...] of eval results")
+    summaries = []
+    for d in dirs:
+        path = d / "summary.json"
+        if not path.exists():
+            raise ValueError(f"{path} not found: run `roboref eval ... out={d}` first")
+        summaries.append(json.loads(path.read_text()))
+    keys = sorted({k for s in summaries for k in s.get("segment_robot", {})})
+    names = [f"{s['agent']} ({d.name})" for s, d in zip(summaries, dirs, strict=True)]
+    head = "| | " + " | ".join(names) + " |"
+    lines = [head, "|---|" + "---|" * len(summaries)]
+    lines.append("| overall | " + " | ".join(_fmt(s["overall"]) for s in summaries) + " |")
+    lines.append("| unparseable | " + " | ".join(str(s["unparseable"]) for s in summaries) + " |")
+    for k in keys:
+        cells = [_fmt(s["segment_robot"][k]) if k in s.get("segment_robot", {}) else "-" for s in summaries]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if cfg.get("out"):
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        _write_atomic(Path(cfg.out) / "report.md", text)
+    return 0

@@ -1,0 +1,102 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from roboref.cli import main
+from roboref.evaluate import read_results, wilson
+
+
+def _records(d):
+    return sorted(read_results(d / "results.jsonl"), key=lambda r: r["key"])
+
+
+def _strip(records):
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
+
+
+def test_wilson_interval_known_values():
+    lo, hi = wilson(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-3) and hi == pytest.approx(0.7634, abs=1e-3)
+    assert wilson(0, 10)[0] == 0.0 and wilson(0, 10)[1] == pytest.approx(0.2775, abs=1e-3)
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_oracle_eval_writes_results_and_summary(tmp_path, capsys):
+    out = tmp_path / "oracle"
+    assert main(["eval", "agent=oracle", "suite=smoke", f"out={out}"]) == 0
+    recs = _records(out)
+    assert len(recs) == 8 and len({r["key"] for r in recs}) == 8
+    assert all(r["success"] and r["parsed"] for r in recs)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overall"]["n"] == 8 and summary["overall"]["rate"] == 1.0
+    assert summary["unparseable"] == 0
+    assert set(summary["segment_robot"]) == {"location/ur5e", "placement/ur5e"}
+    assert (out / "summary.md").read_text().startswith("## oracle on smoke")
+    # a second run resumes: nothing left to do, nothing duplicated
+    assert main(["eval", "agent=oracle", "suite=smoke", f"out={out}"]) == 0
+    assert len(_records(out)) == 8
+    assert "0 to run" in capsys.readouterr().out
+
+
+def test_one_worker_and_two_workers_give_the_same_records(tmp_path):
+    a, b = tmp_path / "one", tmp_path / "two"
+    assert main(["eval", "agent=random", "suite=smoke", f"out={a}", "chunk=2"]) == 0
+    assert main(["eval", "agent=random", "suite=smoke", f"out={b}", "chunk=2", "workers=2"]) == 0
+    ra, rb = _records(a), _records(b)
+    assert _strip(ra) == _strip(rb)
+    assert sum(r["success"] for r in ra) <= 4  # random points mostly miss
+
+
+def test_killed_eval_resumes_to_exactly_the_requested_episodes(tmp_path):
+    out = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "roboref.cli",
+        "eval",
+        "agent=random",
+        "suite=smoke",
+        "episodes=15",
+        "chunk=1",
+        f"out={out}",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    path = out / "results.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not path.exists() or len(path.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(read_results(path))
+    assert 3 <= partial < 30
+    with open(path, "a") as fh:
+        fh.write('{"key": "half-writ')  # as if killed mid-line
+    assert main(["eval", "agent=random", "suite=smoke", "episodes=15", "chunk=1", f"out={out}"]) == 0
+    recs = _records(out)
+    assert len(recs) == 30 and len({r["key"] for r in recs}) == 30
+
+
+def test_report_compares_runs(tmp_path, capsys):
+    a, b = tmp_path / "oracle", tmp_path / "random"
+    main(["eval", "agent=oracle", "suite=smoke", "episodes=2", f"out={a}"])
+    main(["eval", "agent=random", "suite=smoke", "episodes=2", f"out={b}"])
+    capsys.readouterr()
+    assert main(["report", f"dirs=[{a},{b}]", f"out={tmp_path / 'rep'}"]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "oracle (oracle)" in text and "random (random)" in text and "location/ur5e" in text
+
+
+def test_eval_bad_inputs(tmp_path, capsys):
+    assert main(["eval", "agent=gpt5", f"out={tmp_path}"]) == 2
+    assert "oracle" in capsys.readouterr().err
+    bad = tmp_path / "suite.yaml"
+    bad.write_text("name: x\nrobots: [panda]\nsegments: [{name: a, episodes: 1}]\n")
+    assert main(["eval", f"suite_file={bad}", f"out={tmp_path}"]) == 2
+    assert "panda" in capsys.readouterr().err
+    assert main(["eval", "workers=0", "suite=smoke", f"out={tmp_path}"]) == 2
+    assert main(["report", f"dirs=[{tmp_path / 'nothing'}]"]) == 2
