@@ -141,6 +141,8 @@ def run(cfg: DictConfig) -> int:
     workers = int(cfg.workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if cfg.get("bench_dir"):
+        return run_bench(cfg)
     suite, segments = _segments(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -183,6 +185,56 @@ def run(cfg: DictConfig) -> int:
     write_json(out / "summary.json", summary)
     _write_atomic(out / "summary.md", markdown_table(summary))
     print(markdown_table(summary))
+    if cfg.get("plots", True):
+        from roboref.plots import failure_video, plot_summary
+
+        plot_summary(summary, out)
+        if int(cfg.get("failure_videos", 0)) > 0:
+            seg_env = {
+                seg["name"]: {"image_size": list(cfg.image_size), "reward": cfg.reward, **seg.get("env", {})}
+                for seg in segments
+            }
+            failure_video(records, seg_env, out / "failures.mp4", limit=int(cfg.failure_videos))
+    return 0
+
+
+def run_bench(cfg: DictConfig) -> int:
+    """Score an agent on RefSpatial-Bench from disk (``bench_dir=…``, ``bench_split=…``)."""
+    from roboref.agents import make_agent
+    from roboref.refspatial import evaluate_agent, load_split
+
+    if cfg.agent == "oracle":
+        raise ValueError("the oracle needs the simulator's ground truth; it cannot run on RefSpatial-Bench")
+    splits = [cfg.bench_split] if cfg.get("bench_split") else ["location", "placement", "unseen"]
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.jsonl"
+    _repair_tail(results_path)
+    done = {r["key"] for r in read_results(results_path) if r.get("agent") == cfg.agent}
+    agent = make_agent(cfg.agent, env=None, seed=int(cfg.seed))
+    with open(results_path, "a") as fh:
+        for split in splits:
+            entries = [
+                e for e in load_split(cfg.bench_dir, split) if f"refspatial/{split}/{e.id}" not in done
+            ]
+            for rec in evaluate_agent(agent, entries):
+                rec["agent"] = cfg.agent
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+            os.fsync(fh.fileno())
+    records = [r for r in read_results(results_path) if r.get("agent") == cfg.agent]
+    summary = summarize(records, "refspatial-bench", cfg.agent)
+    summary["mean_score"] = {
+        seg: sum(r["score"] for r in records if r["segment"] == seg)
+        / max(1, sum(r["segment"] == seg for r in records))
+        for seg in sorted({r["segment"] for r in records})
+    }
+    from roboref.demo import write_json
+
+    write_json(out / "summary.json", summary)
+    _write_atomic(out / "summary.md", markdown_table(summary))
+    print(markdown_table(summary))
+    print("mean score (fraction of points inside the mask):", json.dumps(summary["mean_score"]))
     return 0
 
 
@@ -298,6 +350,9 @@ def report(cfg: DictConfig) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if cfg.get("out"):
+        from roboref.plots import plot_comparison
+
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         _write_atomic(Path(cfg.out) / "report.md", text)
+        plot_comparison(summaries, names, Path(cfg.out) / "comparison.png")
     return 0

@@ -100,3 +100,16 @@ def test_eval_bad_inputs(tmp_path, capsys):
     assert "panda" in capsys.readouterr().err
     assert main(["eval", "workers=0", "suite=smoke", f"out={tmp_path}"]) == 2
     assert main(["report", f"dirs=[{tmp_path / 'nothing'}]"]) == 2
+
+
+def test_eval_writes_plots_and_a_failure_video(tmp_path):
+    import imageio.v2 as imageio
+
+    out = tmp_path / "random"
+    assert main(["eval", "agent=random", "suite=smoke", "episodes=3", "failure_videos=2", f"out={out}"]) == 0
+    for name in ("success_by_relation.png", "success_by_steps.png"):
+        img = imageio.imread(out / name)
+        assert img.shape[0] > 100 and img.std() > 5
+    reader = imageio.get_reader(out / "failures.mp4")
+    assert reader.get_meta_data()["duration"] == 4.0  # 2 failures x 2 frames at 1 fps
+    assert reader.get_data(0).std() > 10
