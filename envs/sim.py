@@ -52,6 +52,8 @@ class Sim:
         self.quality = quality
         self.scene: SceneSpec | None = None
         self._renderer: Renderer | None = None
+        #: Called as ``hook(sim)`` after every ``step`` call (video recorders watch execution here).
+        self.step_hooks: list = []
 
     # --- scenes -----------------------------------------------------------------------------
     def set_scene(self, spec: SceneSpec) -> None:
@@ -109,7 +111,11 @@ class Sim:
         for w, b in zip(bad, before, strict=True):
             if self.data.warning[int(w)].number > b:
                 return f"unstable physics: MuJoCo warning {w.name}"
-        return self.check_state()
+        reason = self.check_state()
+        if not reason:
+            for hook in list(self.step_hooks):
+                hook(self)
+        return reason
 
     def check_state(self) -> str:
         d = self.data

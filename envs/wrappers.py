@@ -98,3 +98,91 @@ class TextAction(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(np.asarray(parsed.points[0], np.float32))
         info["format_reason"] = "ok"
         return obs, reward, terminated, truncated, info
+
+
+class RecordEpisodes(gym.Wrapper):
+    """Record each episode to ``out_dir/episode_NNN.mp4``: the agent camera with the instruction,
+    the proposed point and the outcome drawn, beside an overview camera. While a controller
+    executes a point, frames are captured from the simulation every ``1 / fps`` simulated
+    seconds, so the video shows the robot moving."""
+
+    def __init__(
+        self,
+        env: gym.Env,
+        out_dir: str,
+        fps: int = 10,
+        hold_s: float = 1.0,
+        overview: str = "overview",
+        size: tuple[int, int] = (320, 240),
+    ):
+        super().__init__(env)
+        from pathlib import Path
+
+        self.out_dir = Path(out_dir)
+        self.fps, self.hold = fps, max(1, int(round(hold_s * fps)))
+        self.overview, self.size = overview, size
+        self.frames: list[np.ndarray] = []
+        self.episode = 0
+        self.paths: list = []
+        self._point = None
+        self._last_t = -1.0
+
+    def _frame(self, point=None, success=None, mask=None) -> np.ndarray:
+        from roboref.video import annotate, side_by_side
+
+        u = self.env.unwrapped
+        cam = u.config.camera
+        rgb = u.sim.render(cam, depth=False).rgb
+        instruction = u.task.instruction if u.task is not None else ""
+        left = annotate(rgb, instruction, point, success, mask=mask)
+        right = u.sim.render(self.overview, depth=False, size=self.size).rgb
+        scale = left.shape[0] / right.shape[0]
+        from PIL import Image
+
+        right = np.asarray(Image.fromarray(right).resize((int(right.shape[1] * scale), left.shape[0])))
+        return side_by_side(left, right)
+
+    def _hook(self, sim) -> None:
+        if sim.data.time - self._last_t >= 1.0 / self.fps:
+            self._last_t = sim.data.time
+            self.frames.append(self._frame(self._point))
+
+    def reset(self, **kwargs):
+        self._flush()
+        obs, info = self.env.reset(**kwargs)
+        self.frames = [self._frame()] * self.hold
+        return obs, info
+
+    def step(self, action):
+        u = self.env.unwrapped
+        try:
+            self._point = [float(v) for v in np.asarray(action, float).reshape(-1)[:2]]
+        except (TypeError, ValueError):
+            self._point = None
+        task = u.task
+        self._last_t = u.sim.data.time
+        u.sim.step_hooks.append(self._hook)
+        try:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+        finally:
+            u.sim.step_hooks.remove(self._hook)
+        mask = task.mask if task is not None else None
+        self.frames += [self._frame(self._point, bool(info.get("success")), mask)] * self.hold
+        if terminated or truncated:
+            self._flush()
+        return obs, reward, terminated, truncated, info
+
+    def _flush(self) -> None:
+        from roboref.video import write_mp4
+
+        if len(self.frames) > self.hold:
+            h = max(f.shape[0] for f in self.frames)
+            w = max(f.shape[1] for f in self.frames)
+            frames = [np.pad(f, ((0, h - f.shape[0]), (0, w - f.shape[1]), (0, 0))) for f in self.frames]
+            self.paths.append(write_mp4(self.out_dir / f"episode_{self.episode:03d}.mp4", frames, self.fps))
+            self.episode += 1
+        self.frames = []
+
+    def close(self):
+        self._flush()
+        super().close()

@@ -12,6 +12,7 @@ COMMANDS = {
     "demo": ("roboref.demo", "run"),
     "eval": ("roboref.evaluate", "run"),
     "report": ("roboref.evaluate", "report"),
+    "video": ("roboref.video", "run"),
 }
 
 USAGE = """usage: roboref <command> [key=value ...] [--cfg]
@@ -23,6 +24,7 @@ commands:
   eval      score an agent on a suite of seeded episodes (resumable; results.jsonl, summary.json)
             e.g. roboref eval agent=oracle suite=default episodes=20 workers=2 out=outputs/eval/oracle
   report    compare eval results side by side: roboref report dirs=[DIR1,DIR2]
+  video     record an agent's episodes to MP4, e.g. roboref video env=pickplace robot=ur5e out=DIR
 
 Overrides use hydra syntax (key=value, nested.key=value, +new_key=value).
 --cfg prints the composed config and exits."""

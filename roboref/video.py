@@ -84,3 +84,46 @@ def write_mp4(path: str | Path, frames: list[np.ndarray], fps: int = 2) -> Path:
             writer.append_data(f)
     os.replace(tmp, path)
     return path
+
+
+def run(cfg) -> int:
+    """``roboref video``: record episodes of an agent in an env to MP4 (one file per episode)."""
+    import gymnasium as gym
+    from omegaconf import OmegaConf
+
+    import roboref.envs  # noqa: F401
+    from roboref.agents import make_agent
+    from roboref.envs.wrappers import RecordEpisodes
+
+    env_ids = {
+        ("refer", "ur5e"): "roboref/Refer-UR5e-v0",
+        ("refer", "g1"): "roboref/Refer-G1-v0",
+        ("pickplace", "ur5e"): "roboref/PickPlace-UR5e-v0",
+        ("pickplace", "g1"): "roboref/PickPlace-G1-v0",
+    }
+    key = (cfg.env, cfg.robot)
+    if key not in env_ids:
+        raise ValueError(f"unknown env/robot {key}; choose env in refer|pickplace and robot in ur5e|g1")
+    if env_ids[key] not in gym.registry:
+        raise ValueError(f"{env_ids[key]} is not registered in this installation")
+    if int(cfg.episodes) < 1:
+        raise ValueError(f"episodes must be >= 1, got {cfg.episodes}")
+    env_kwargs = OmegaConf.to_container(cfg.env_kwargs, resolve=True) or {}
+    env = RecordEpisodes(gym.make(env_ids[key], **env_kwargs), cfg.out, fps=int(cfg.fps))
+    agent = make_agent(cfg.agent, env=env, seed=int(cfg.seed))
+    for ep in range(int(cfg.episodes)):
+        obs, _ = env.reset(seed=int(cfg.seed) + ep)
+        done, steps, successes = False, 0, 0
+        while not done and steps < int(cfg.max_steps):
+            out = agent.act(obs)
+            if out.point is None:
+                break
+            obs, _, terminated, truncated, info = env.step(list(out.point))
+            successes += bool(info.get("success"))
+            steps += 1
+            done = terminated or truncated
+        print(f"episode {ep}: {steps} step(s), {successes} successful", flush=True)
+    env.close()
+    for p in env.paths:
+        print(f"wrote {p}")
+    return 0

@@ -183,3 +183,21 @@ def test_reward_presets_in_the_env():
     env.close()
     with pytest.raises(ValueError, match="reward"):
         gym.make("roboref/Refer-UR5e-v0", reward="shiny")
+
+
+def test_record_episodes_writes_one_mp4_per_episode(tmp_path):
+    import imageio.v2 as imageio
+
+    from roboref.envs.wrappers import RecordEpisodes
+
+    env = RecordEpisodes(gym.make("roboref/Refer-UR5e-v0", physics_steps_per_action=50), tmp_path, fps=10)
+    for seed in range(2):
+        env.reset(seed=seed)
+        env.step(np.array(env.unwrapped.task.point))
+    env.close()
+    assert [p.name for p in env.paths] == ["episode_000.mp4", "episode_001.mp4"]
+    reader = imageio.get_reader(env.paths[0])
+    meta = reader.get_meta_data()
+    # 1 s before + the 0.1 s of physics (1 captured frame at 10 fps) + 1 s after
+    assert meta["duration"] == pytest.approx(2.1, abs=0.05)
+    assert reader.get_data(0).shape[1] > reader.get_data(0).shape[0]  # agent view beside overview
