@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 #: command -> (module, function); each has ``configs/<command>.yaml``.
 COMMANDS = {
     "demo": ("roboref.demo", "run"),
+    "datagen": ("roboref.datagen", "run"),
     "eval": ("roboref.evaluate", "run"),
     "report": ("roboref.evaluate", "report"),
     "video": ("roboref.video", "run"),
@@ -21,6 +22,9 @@ commands:
   demo      run an agent in the pointing env; writes an MP4, PNG frames and a summary
             e.g. roboref demo robot=g1 episodes=3 out=outputs/g1
 
+  datagen   write a data set (parquet shards, resumable) from seeded pointing episodes
+            e.g. roboref datagen out=DIR num_samples=N [split=train|val|test|unseen] [workers=N]
+                 roboref datagen out=DIR preview=16   (a PNG grid of existing samples)
   eval      score an agent on a suite of seeded episodes (resumable; results.jsonl, summary.json)
             e.g. roboref eval agent=oracle suite=default episodes=20 workers=2 out=outputs/eval/oracle
   report    compare eval results side by side: roboref report dirs=[DIR1,DIR2]

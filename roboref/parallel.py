@@ -22,9 +22,11 @@ from typing import Any
 RAY_MAX_TEMP_DIR = 44
 
 
-def exit_with_parent(parent: int, every_s: float = 0.5) -> None:
-    """Pool initializer: end this worker when the process that spawned it dies (e.g. SIGKILL),
-    instead of idling forever as an orphan holding a GL context."""
+def init_worker(parent: int, gl_threads: int, every_s: float = 0.5) -> None:
+    """Pool initializer. Shares the cores out among the workers' software GL renderers (Mesa
+    llvmpipe otherwise starts a thread per core in every worker), and ends this worker when the
+    process that spawned it dies (e.g. SIGKILL) instead of idling as an orphan holding a GL context."""
+    os.environ.setdefault("LP_NUM_THREADS", str(gl_threads))
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -44,7 +46,10 @@ def map_processes(fn: Callable, items: Iterable, workers: int) -> Iterator[Any]:
     ctx = multiprocessing.get_context("spawn")
     todo = iter(items)
     with cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=exit_with_parent, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=init_worker,
+        initargs=(os.getpid(), max(1, (os.cpu_count() or 1) // workers)),
     ) as pool:
         pending: set[cf.Future] = set()
         try:
