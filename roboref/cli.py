@@ -14,7 +14,11 @@ COMMANDS = {
     "eval": ("roboref.evaluate", "run"),
     "report": ("roboref.evaluate", "report"),
     "video": ("roboref.video", "run"),
+    "train": ("roboref.train", "resolve"),
 }
+#: commands whose first argument picks what to run: ``module.resolve(args)`` returns
+#: ``(config name, module, function, overrides)``.
+DISPATCHERS = {"train": "roboref.train"}
 
 USAGE = """usage: roboref <command> [key=value ...] [--cfg]
 
@@ -29,6 +33,9 @@ commands:
             e.g. roboref eval agent=oracle suite=default episodes=20 workers=2 out=outputs/eval/oracle
   report    compare eval results side by side: roboref report dirs=[DIR1,DIR2]
   video     record an agent's episodes to MP4, e.g. roboref video env=pickplace robot=ur5e out=DIR
+  train     train a model: roboref train sft|rft|vlm-sft|vlm-rft|ppo out=DIR [key=value ...]
+            e.g. roboref train vlm-rft out=outputs/rft reward.preset=roborefer prompt.reasoning=true
+                 roboref train vlm-sft profile=gpu model=DIR data.data_dir=data/refer out=DIR
 
 Overrides use hydra syntax (key=value, nested.key=value, +new_key=value).
 --cfg prints the composed config and exits."""
@@ -52,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"roboref: unknown command {command!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    config_name, (module, func) = command, COMMANDS[command]
+    if command in DISPATCHERS:
+        try:
+            config_name, module, func, rest = importlib.import_module(DISPATCHERS[command]).resolve(rest)
+        except ValueError as err:
+            print(f"roboref {command}: {err}", file=sys.stderr)
+            return 2
     show_cfg = "--cfg" in rest
     overrides = [a for a in rest if a != "--cfg"]
     bad = [a for a in overrides if "=" not in a]
@@ -59,14 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"roboref {command}: arguments must be key=value overrides, got {bad}", file=sys.stderr)
         return 2
     try:
-        cfg = compose(command, overrides)
+        cfg = compose(config_name, overrides)
     except Exception as err:  # hydra's override and config errors
         print(f"roboref {command}: bad config override: {err}", file=sys.stderr)
         return 2
     if show_cfg:
         print(OmegaConf.to_yaml(cfg))
         return 0
-    module, func = COMMANDS[command]
     try:
         return int(getattr(importlib.import_module(module), func)(cfg) or 0)
     except ValueError as err:
