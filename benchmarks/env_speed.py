@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import gymnasium as gym
 import mujoco
 import numpy as np
+from _timing import rate
 
 import roboref.envs  # noqa: F401
 from roboref.envs.scene import SceneConfig
 from roboref.envs.sim import Sim
-
-
-def rate(fn, seconds: float) -> float:
-    """Calls per second of ``fn`` over about ``seconds`` (after one warm-up call)."""
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        fn()
-        n += 1
-    return n / (time.perf_counter() - t0)
 
 
 def bench_robot(robot: str, n_objects: int, seconds: float) -> dict[str, float]:
