@@ -10,31 +10,25 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from _timing import rate
 
 import roboref.envs  # noqa: F401
 from roboref.envs.tasks.reasoning import format_steps
 from roboref.rewards import RewardConfig, compute_reward, format_reward, point_reward, process_reward
 
 
-def rate(fn, seconds: float) -> float:
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        fn()
-        n += 1
-    return n / (time.perf_counter() - t0)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--sim", type=int, default=16, help="completions for the simulator reward (0: skip)")
     args = parser.parse_args()
     env = gym.make("roboref/Refer-UR5e-v0", kinds=["location"], num_steps=[3, 3])
     env.reset(seed=0)
     task = env.unwrapped.task
     rng = np.random.default_rng(0)
     pts = rng.uniform(size=(1024, 2))
-    text = f"<think>{format_steps(task.steps)}</think><answer>[({task.point[0]:.3f}, {task.point[1]:.3f})]</answer>"
+    answer = f"[({task.point[0]:.3f}, {task.point[1]:.3f})]"
+    text = f"<think>{format_steps(task.steps)}</think><answer>{answer}</answer>"
     i = iter(range(10**12))
     rows = {
         "format (parse answer + steps)": lambda: format_reward(text, strict=True),
@@ -48,6 +42,32 @@ def main() -> None:
     for name, fn in rows.items():
         print(f"| {name} | {rate(fn, args.seconds):,.0f} |")
     env.close()
+    if args.sim:
+        sim_outcome(args.sim)
+
+
+def sim_outcome(n: int) -> None:
+    """Completions/s of the simulator-in-the-loop outcome reward (oracle points, UR5e picks)."""
+    from roboref.sim_reward import SimOutcomeReward
+
+    kwargs = {"kinds": ["location"], "num_steps": [1, 2]}
+    env = gym.make("roboref/Refer-UR5e-v0", **kwargs)
+    seeds, texts, instr = [], [], []
+    for seed in range(n):
+        env.reset(seed=seed)
+        t = env.unwrapped.task
+        seeds.append(seed)
+        instr.append(t.instruction)
+        texts.append(f"[({t.point[0]:.4f}, {t.point[1]:.4f})]")
+    env.close()
+    print("\n| simulator-in-the-loop outcome | completions/s | mean reward |\n|---|---:|---:|")
+    for workers in (1, 2):
+        reward = SimOutcomeReward(kwargs, workers=workers)
+        reward(completions=texts[:2], seed=seeds[:2], instruction=instr[:2])  # warm up the workers
+        t0 = time.perf_counter()
+        scores = reward(completions=texts, seed=seeds, instruction=instr)
+        dt = time.perf_counter() - t0
+        print(f"| {workers} worker(s), {n} picks | {n / dt:.2f} | {np.mean(scores):.2f} |")
 
 
 if __name__ == "__main__":

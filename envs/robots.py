@@ -89,6 +89,13 @@ def load_ur5e(max_faces: int = DEFAULT_MAX_FACES) -> mujoco.MjSpec:
     grip = mujoco.MjSpec.from_file(str(grip_file))
     _decimate_meshes(arm, arm_file, max_faces)
     _decimate_meshes(grip, grip_file, max_faces)
+    for geom in grip.geoms:
+        if "pad" in geom.name:
+            # Pads win contact mixing (priority 1), so their condim rules: add torsional friction
+            # of a rubber pad, or a round object held by two point contacts spins freely about
+            # the grip axis while carried (measured: apples flipped in the hand).
+            geom.condim = 4
+            geom.friction = [1.0, 0.02, 0.0001]
     for s in (arm, grip):
         _prepare(s)
         for key in list(s.keys):
@@ -118,6 +125,16 @@ def load_g1(max_faces: int = DEFAULT_MAX_FACES) -> mujoco.MjSpec:
     g1.add_key(name="home", qpos=qpos, ctrl=ctrl)
     for body in g1.bodies:
         body.gravcomp = 1.0
+    for side, palm in (("left", -1.0), ("right", 1.0)):
+        # Grasp point on the palm side of the hand, between thumb and fingers (wrist-yaw frame:
+        # x along the fingers, ±y the palm normal); hidden group, invisible to every camera.
+        g1.body(f"{side}_wrist_yaw_link").add_site(
+            name=f"{side}_grasp",
+            pos=[0.13, palm * 0.045, 0.0],
+            size=[0.005, 0, 0],
+            group=5,
+            rgba=[0, 0, 0, 0],
+        )
     return g1
 
 
@@ -140,7 +157,7 @@ ROBOTS: dict[str, RobotSpec] = {
         # Pelvis height of the Menagerie stand pose relative to the floor is 0.79 m; the table
         # top is 0.75 m above the floor, so the pelvis sits 0.04 m above the table-top plane.
         mount_pos=(-0.74, 0.0, 0.04),
-        ee_sites=(),
+        ee_sites=("left_grasp", "right_grasp"),
         workspace=((-0.44, 0.16), (-0.5, 0.5)),
         description="Unitree G1 humanoid with dexterous hands, pelvis fixed (Menagerie)",
     ),

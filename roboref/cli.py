@@ -13,6 +13,7 @@ COMMANDS = {
     "datagen": ("roboref.datagen", "run"),
     "eval": ("roboref.evaluate", "run"),
     "report": ("roboref.evaluate", "report"),
+    "coeval": ("roboref.coeval", "run"),
     "video": ("roboref.video", "run"),
     "train": ("roboref.train", "resolve"),
 }
@@ -32,6 +33,8 @@ commands:
   eval      score an agent on a suite of seeded episodes (resumable; results.jsonl, summary.json)
             e.g. roboref eval agent=oracle suite=default episodes=20 workers=2 out=outputs/eval/oracle
   report    compare eval results side by side: roboref report dirs=[DIR1,DIR2]
+  coeval    pointing agents x executors (ideal teleport vs the robot's controller), e.g.
+            roboref coeval agents=[oracle,random] robots=[ur5e] episodes=10 out=outputs/coeval
   video     record an agent's episodes to MP4, e.g. roboref video env=pickplace robot=ur5e out=DIR
   train     train a model: roboref train sft|rft|vlm-sft|vlm-rft|ppo out=DIR [key=value ...]
             e.g. roboref train vlm-rft out=outputs/rft reward.preset=roborefer prompt.reasoning=true

@@ -80,19 +80,20 @@ def env_samples(
             obs, _ = env.reset(seed=seed + i)
             task = env.unwrapped.task
             reasoning = "\n".join(s.to_text() for s in task.steps)
-            rows.append(
-                sample_row(
-                    obs["rgb"],
-                    obs["depth"],
-                    task.mask,
-                    task.instruction,
-                    task.answer,
-                    reasoning,
-                    task.kind,
-                    with_reasoning,
-                    depth_image,
-                )
+            row = sample_row(
+                obs["rgb"],
+                obs["depth"],
+                task.mask,
+                task.instruction,
+                task.answer,
+                reasoning,
+                task.kind,
+                with_reasoning,
+                depth_image,
             )
+            # the simulator-in-the-loop reward rebuilds the scene from these
+            row["seed"], row["robot"] = seed + i, env.unwrapped.config.robot
+            rows.append(row)
     finally:
         env.close()
     return datasets.Dataset.from_list(rows)

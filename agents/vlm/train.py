@@ -225,7 +225,15 @@ def reward_setup(cfg: DictConfig) -> tuple[list, list[float]]:
     weights = cfg.reward.get("weights")
     if weights:
         rc = rc.with_weights(**{k: float(v) for k, v in weights.items()})
-    return reward_functions(rc)
+    funcs, w = reward_functions(rc)
+    sim = cfg.reward.get("sim_outcome")
+    if sim and sim.get("enabled"):
+        from roboref.sim_reward import SimOutcomeReward
+
+        env_kwargs = OmegaConf.to_container(cfg.data.env, resolve=True) if cfg.data.get("env") else {}
+        funcs.append(SimOutcomeReward(env_kwargs, workers=int(sim.get("workers", 1))))
+        w.append(float(sim.get("weight", 0.5)))
+    return funcs, w
 
 
 def run_rft(cfg: DictConfig) -> dict:

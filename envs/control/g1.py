@@ -1,0 +1,324 @@
+"""Unitree G1 with Dex3 hands (pelvis fixed): one-arm top-down picks and places.
+
+The arm on the target's side (world y < 0: right), helped by the waist, puts the hand palm down
+over the object with the fingers along its narrow side, the object's near side 10 cm out along
+the fingers and its top 3 cm under the palm; the thumb then swings down on the near side and the
+fingers curl down on the far side, each digit stopping where it touches (compliant closing). The
+grasp is physical (finger contacts and friction). The Dex3 hand holds objects up to ~6.5 cm
+across; the fixed pelvis limits reach to x < -0.12 m. ``assisted_grasp=True`` is an explicit, off-by-default
+option that, once a digit touches the object, holds it at its pose relative to the palm (like a
+weld) until release; results and logs carry ``assisted_grasp`` so assisted numbers are never
+mistaken for physical ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+
+from roboref.envs.control.base import Abort, Controller
+from roboref.envs.control.ik import ArmIK
+from roboref.envs.control.targets import GraspPose
+from roboref.envs.sim import Sim
+
+_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw")
+#: The waist bends too: the fixed pelvis stands 24 cm behind the table's edge.
+_WAIST = ("robot/waist_yaw_joint", "robot/waist_roll_joint", "robot/waist_pitch_joint")
+_FINGERS = ("thumb_0", "thumb_1", "thumb_2", "index_0", "index_1", "middle_0", "middle_1")
+#: Right-hand finger targets (rad); the left hand mirrors the signs of all but thumb_0.
+#: Open: thumb tucked flat against the palm, fingers straight (nothing hangs below the palm).
+#: Closed: the thumb swings down and out along the fingers, the fingers curl down and back, so
+#: the object is squeezed between thumb tip (near side) and fingertips (far side).
+_OPEN = {
+    "thumb_0": 0.0,
+    "thumb_1": -1.0,
+    "thumb_2": -1.7,
+    "index_0": 0.0,
+    "index_1": 0.0,
+    "middle_0": 0.0,
+    "middle_1": 0.0,
+}
+_CLOSED = {
+    "thumb_0": 0.0,
+    "thumb_1": -1.0,
+    "thumb_2": -0.5,
+    "index_0": 1.5,
+    "index_1": 1.2,
+    "middle_0": 1.5,
+    "middle_1": 1.2,
+}
+
+
+#: Extra curl (rad) past first contact (the servos are kp 500: 0.1 rad is 50 N·m of command;
+#: contact stiffness and the joints' lag keep the real squeeze far lower).
+SQUEEZE = 0.03
+#: Where the object sits in the wrist frame: near side along the fingers, top below the palm.
+NEAR, TOP = 0.10, 0.03
+
+
+class G1Controller(Controller):
+    """Picks and places with the G1 arm on the target's side; the other arm stays home."""
+
+    robot = "g1"
+    max_grasp_width = 0.065
+    #: Measured with the waist bending: palm-down reach ends near x = -0.12 (the pelvis is fixed
+    #: at x = -0.74); the scene workspace goes to x = 0.16, so far objects are ``ik_failed``.
+    reach_area = ((-0.44, -0.14), (-0.42, 0.42))
+    grasp_tilts = (0.0, math.radians(20))
+    #: Above-the-table waypoint (relative to the shoulder) that takes the hand from hanging
+    #: beside the legs to over the table without sweeping through the table's edge.
+    lift_via = np.array([0.05, -0.12, -0.12])
+
+    def setup(self, sim: Sim) -> None:
+        m = sim.model
+        self._arms = {}
+        for side in ("right", "left"):
+            joints = _WAIST + tuple(f"robot/{side}_{j}_joint" for j in _ARM)
+            site = f"robot/{side}_grasp"
+            ik = ArmIK(self.robot, site, joints, sim.world.table_size, posture_cost=1e-2)
+            fingers = {f: self._actuator_for(m, f"robot/{side}_hand_{f}_joint") for f in _FINGERS}
+            sign = 1.0 if side == "right" else -1.0
+            geoms = {"thumb": set(), "fingers": set(), "palm": set()}
+            for g in sim.world.robot_geoms:
+                body = m.body(m.geom_bodyid[g]).name
+                if body.startswith(f"robot/{side}_hand_thumb"):
+                    geoms["thumb"].add(int(g))
+                elif body.startswith(f"robot/{side}_hand_"):
+                    geoms["fingers"].add(int(g))
+                elif body == f"robot/{side}_wrist_yaw_link":
+                    geoms["palm"].add(int(g))
+            self._arms[side] = {
+                "joints": joints,
+                "site": site,
+                "ik": ik,
+                "fingers": fingers,
+                "sign": sign,
+                "geoms": geoms,
+                "shoulder": f"robot/{side}_shoulder_pitch_link",
+            }
+        self._side = ""
+        self._assist = None
+        self._use(sim, "right")
+
+    def _use(self, sim: Sim, side: str) -> None:
+        """Switch the controlled arm (IK, joints, actuators, site) to ``side``."""
+        if side == self._side:
+            return
+        a = self._arms[side]
+        m = sim.model
+        self._side = side
+        self.site, self.arm_joints, self.ik = a["site"], a["joints"], a["ik"]
+        self.base_body = a["shoulder"]
+        self.arm_act = np.array([self._actuator_for(m, j) for j in self.arm_joints], int)
+        self.arm_qadr = np.array([m.jnt_qposadr[m.joint(j).id] for j in self.arm_joints], int)
+        kp, kv = -m.actuator_biasprm[self.arm_act, 1], -m.actuator_biasprm[self.arm_act, 2]
+        self.arm_lead = np.where(kp > 0, kv / np.maximum(kp, 1e-9), 0.0)
+        self._q_des = sim.data.ctrl[self.arm_act].copy()
+
+    def choose_arm(self, sim: Sim, slot: int) -> None:
+        if self.held < 0:
+            y = sim.world.object_pose(sim.data, slot)[0][1]
+            self._use(sim, "right" if y < 0 else "left")
+
+    # --- geometry ---------------------------------------------------------------------------
+    def tool_rotation(self, yaw: float, tilt: float = 0.0) -> np.ndarray:
+        """Palm down, fingers (site x) pointing along ``yaw``; ``tilt`` pitches the fingers
+        down about the finger-spread axis."""
+        sign = self._arms[self._side]["sign"]
+        x = np.array([math.cos(yaw), math.sin(yaw), 0.0])
+        y = np.array([0.0, 0.0, -sign])  # the palm normal (+y right hand, -y left hand) points down
+        z = np.cross(x, y)
+        R = np.column_stack([x, y, z])
+        c, s = math.cos(tilt), math.sin(tilt)
+        return R @ np.array([[c, -s * sign, 0.0], [s * sign, c, 0.0], [0.0, 0.0, 1.0]])
+
+    def nominal_yaw(self, sim: Sim) -> float:
+        return self._bearing
+
+    def preferred_yaw(self, sim: Sim, slot: int, bearing: float) -> float:
+        return bearing  # fingers point away from the shoulder
+
+    def _via(self, sim: Sim) -> np.ndarray:
+        sign = self._arms[self._side]["sign"]
+        shoulder = sim.data.body(self.base_body).xpos
+        return shoulder + self.lift_via * [1.0, sign, 1.0]
+
+    def _near_home(self, sim: Sim) -> bool:
+        return float(np.abs(sim.data.qpos[self.arm_qadr] - self._home_arm(sim)).max()) < 0.3
+
+    def _approach(self, run, q_pre: np.ndarray, monitor) -> None:
+        """From hanging beside the legs, first lift the hand to above table height (behind the
+        table's edge), then go to the pre-grasp."""
+        sim = run.sim
+        if self._near_home(sim):
+            q = self._ik_q(sim)
+            _, q_via = self._plan(q, self._via(sim), None, "lift-first waypoint")
+            self._move(run, q_via, monitor=monitor)
+        self._move(run, q_pre, monitor=monitor)
+
+    def _go_home(self, run) -> None:
+        sim = run.sim
+        if not self._near_home(sim):
+            try:
+                _, q_via = self._plan(self._ik_q(sim), self._via(sim), None, "lift-first waypoint")
+                self._move(run, q_via)
+            except Abort:  # no IK for the waypoint: go home directly
+                pass
+        self._move(run, self._home_arm(sim))
+
+    def grasp_site_target(self, grasp: GraspPose, rot: np.ndarray) -> np.ndarray:
+        """The object sits under the fingers, its top ``TOP`` below the palm plane and its near
+        side ``NEAR`` out along the fingers, where the thumb tip comes down (wrist frame)."""
+        sign = self._arms[self._side]["sign"]
+        c = np.asarray(grasp.center)
+        obj_in_hand = np.array([NEAR + grasp.width / 2, sign * (TOP + grasp.top - c[2]), 0.0])
+        site_in_hand = np.array([0.13, sign * 0.045, 0.0])
+        return c + rot @ (site_in_hand - obj_in_hand)
+
+    # --- hand -------------------------------------------------------------------------------
+    def hand(self, sim: Sim, closed: bool) -> None:
+        a = self._arms[self._side]
+        preset = _CLOSED if closed else _OPEN
+        for f, act in a["fingers"].items():
+            v = preset[f] if (a["sign"] > 0 or f == "thumb_0") else -preset[f]
+            lo, hi = sim.model.actuator_ctrlrange[act]
+            sim.data.ctrl[act] = float(np.clip(v, lo, hi))
+
+    def _close(self, run, slot: int) -> None:
+        """Compliant closing: each digit (thumb, index, middle) curls from open towards closed
+        and stops where it touches the object, then squeezes by ``SQUEEZE`` rad. The G1's hand
+        servos are stiff (kp 500, no force limit): closing blindly to a far target crushes and
+        flings small objects."""
+        sim, a = run.sim, self._arms[self._side]
+        m, d = sim.model, sim.data
+        obj = set(sim.world.slot_geoms[slot].tolist())
+        digits = {
+            "thumb": ("thumb_1", "thumb_2"),
+            "index": ("index_0", "index_1"),
+            "middle": ("middle_0", "middle_1"),
+        }
+        digit_geoms = {k: set() for k in digits}
+        for g in a["geoms"]["thumb"] | a["geoms"]["fingers"]:
+            name = m.body(m.geom_bodyid[g]).name
+            for k in digits:
+                if f"_hand_{k}_" in name:
+                    digit_geoms[k].add(g)
+        sign = a["sign"]
+        start = {f: (_OPEN[f] if sign > 0 or f == "thumb_0" else -_OPEN[f]) for f in _FINGERS}
+        goal = {f: (_CLOSED[f] if sign > 0 or f == "thumb_0" else -_CLOSED[f]) for f in _FINGERS}
+        stopped: dict[str, float] = {}
+        dt = m.opt.timestep * 10
+        n = max(1, int(self.config.close_time / dt))
+        for i in range(1, n + 1):
+            touching = self._touching(sim, obj)
+            if self.config.assisted_grasp and touching & (
+                digit_geoms["thumb"] | digit_geoms["index"] | digit_geoms["middle"]
+            ):
+                self._weld(sim, slot)  # explicit assisted option: hold it as first touched
+                break
+            for k, joints in digits.items():
+                if k not in stopped and touching & digit_geoms[k]:
+                    stopped[k] = i / n
+                s = stopped.get(k, i / n)
+                for f in joints:
+                    act = a["fingers"][f]
+                    q = start[f] + (goal[f] - start[f]) * s
+                    if k in stopped:
+                        q += SQUEEZE * np.sign(goal[f] - start[f])
+                    lo, hi = m.actuator_ctrlrange[act]
+                    d.ctrl[act] = float(np.clip(q, lo, hi))
+            self._step(run, 10)
+        self._wait(run, 0.2)
+
+    @staticmethod
+    def _touching(sim: Sim, obj: set[int]) -> set[int]:
+        d = sim.data
+        out = set()
+        for i in range(d.ncon):
+            g1, g2 = int(d.contact[i].geom1), int(d.contact[i].geom2)
+            if g1 in obj:
+                out.add(g2)
+            elif g2 in obj:
+                out.add(g1)
+        return out
+
+    def finger_contacts(self, sim: Sim, slot: int) -> tuple[bool, bool]:
+        d = sim.data
+        if self._assist is not None and self._assist[0] == slot:
+            return True, True  # assisted: held to the hand (reported as assisted_grasp)
+        geoms = self._arms[self._side]["geoms"]
+        obj = set(sim.world.slot_geoms[slot].tolist())
+        thumb = fingers = False
+        for i in range(d.ncon):
+            c = d.contact[i]
+            g1, g2 = int(c.geom1), int(c.geom2)
+            if g1 in obj:
+                g1, g2 = g2, g1
+            elif g2 not in obj:
+                continue
+            thumb = thumb or g1 in geoms["thumb"] or g1 in geoms["palm"]
+            fingers = fingers or g1 in geoms["fingers"]
+        return thumb, fingers
+
+    # --- assisted grasp (explicit option) ---------------------------------------------------
+    def on_grasp_closed(self, sim: Sim, slot: int) -> None:
+        if self.config.assisted_grasp and any(self.finger_contacts(sim, slot)):
+            self._weld(sim, slot)
+
+    def _weld(self, sim: Sim, slot: int) -> None:
+        """Assisted grasp: from now on the object keeps its pose relative to the palm (its state
+        is set from the hand's after every control period, gravity compensated) until release.
+        The model is not changed; the flag is reported in every result."""
+        if self._assist is not None:
+            return
+        m, d = sim.model, sim.data
+        hand = m.body(f"robot/{self._side}_wrist_yaw_link").id
+        pos, quat = sim.world.object_pose(d, slot)
+        qinv = np.zeros(4)
+        mujoco.mju_negQuat(qinv, d.xquat[hand])
+        rel_pos, rel_quat = np.zeros(3), np.zeros(4)
+        mujoco.mju_rotVecQuat(rel_pos, pos - d.xpos[hand], qinv)
+        mujoco.mju_mulQuat(rel_quat, qinv, quat)
+        m.body_gravcomp[sim.world.slot_body[slot]] = 1.0
+        self._assist = (slot, hand, rel_pos, rel_quat)
+
+    def _step(self, run, n: int) -> None:
+        super()._step(run, n)
+        if self._assist is None:
+            return
+        sim = run.sim
+        m, d = sim.model, sim.data
+        slot, hand, rel_pos, rel_quat = self._assist
+        mujoco.mj_kinematics(m, d)
+        pos, quat = np.zeros(3), np.zeros(4)
+        mujoco.mju_rotVecQuat(pos, rel_pos, d.xquat[hand])
+        mujoco.mju_mulQuat(quat, d.xquat[hand], rel_quat)
+        adr, dadr = sim.world.slot_qadr[slot], sim.world.slot_dadr[slot]
+        d.qpos[adr : adr + 3] = d.xpos[hand] + pos
+        d.qpos[adr + 3 : adr + 7] = quat
+        vel = np.zeros(6)  # hand velocity (angular, linear) at the object's position
+        mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_BODY, hand, vel, 0)
+        d.qvel[dadr : dadr + 3] = vel[3:] + np.cross(vel[:3], pos)
+        d.qvel[dadr + 3 : dadr + 6] = 0.0
+        mujoco.mj_forward(m, d)
+
+    def on_release(self, sim: Sim, slot: int) -> None:
+        if self._assist is not None:
+            sim.model.body_gravcomp[sim.world.slot_body[self._assist[0]]] = 0.0
+            self._assist = None
+
+    def _open(self, run) -> None:
+        """Open the fingers over 0.3 s: the stiff servos snapping open fling the object."""
+        sim, a = run.sim, self._arms[self._side]
+        d = sim.data
+        acts = list(a["fingers"].values())
+        start = d.ctrl[acts].copy()
+        self.hand(sim, closed=False)
+        goal = d.ctrl[acts].copy()
+        n = 15
+        for i in range(1, n + 1):
+            d.ctrl[acts] = start + (goal - start) * i / n
+            self._step(run, 10)
+        self._wait(run, 0.2)

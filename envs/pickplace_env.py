@@ -1,0 +1,345 @@
+"""``PickPlaceEnv``: referring points executed by a robot (``roboref/PickPlace-<Robot>-v0``).
+
+``mode="pick"``: each step's point says which object to pick; the controller picks it up (real
+contacts and friction) and the step succeeds when the instructed object is grasped and lifted.
+The object is then put back where it was, so ``tasks_per_episode`` tasks can follow on one scene.
+
+``mode="pick_place"``: steps alternate: the first point says *what* (the instructed object is
+picked and held), the second says *where* ("Place it left of the blue can."): the held object is
+placed there, and the step succeeds when it rests, upright, within ``place_radius`` of the spot.
+
+``info`` carries ``success``, ``reward_terms``, ``task`` (the ``ReferringTask`` as a dict) and
+``execution`` (the ``ExecutionResult`` as a dict). ``terminated`` ends an episode whose tasks are
+done; ``truncated`` ends one whose physics became unstable or whose robot is stuck holding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from roboref.envs.camera import SEG_TABLE, CameraSpec, project, unproject
+from roboref.envs.control import Action, ExecutionResult, make_controller
+from roboref.envs.control.targets import grasp_pose
+from roboref.envs.refer_env import INSTRUCTION_CHARSET, MAX_INSTRUCTION_LENGTH
+from roboref.envs.robots import DEFAULT_MAX_FACES
+from roboref.envs.scene import DEFAULT_CAMERAS, SceneConfig
+from roboref.envs.sim import Sim
+from roboref.envs.tasks import ReasoningStep, ReferringTask, sample_color_category_task
+from roboref.rewards.point import point_in_mask
+
+MODES = ("pick", "pick_place")
+
+
+@dataclass(frozen=True)
+class PickPlaceEnvConfig:
+    """Every field is a keyword argument of ``gymnasium.make("roboref/PickPlace-…-v0", …)``."""
+
+    robot: str = "ur5e"
+    mode: str = "pick"
+    num_objects: tuple[int, int] = (4, 10)
+    categories: tuple[str, ...] | None = None
+    colors: tuple[str, ...] | None = None
+    image_size: tuple[int, int] = (224, 224)
+    camera: str = "agent"
+    min_visible_pixels: int = 30
+    tasks_per_episode: int = 1
+    settle_time: float = 0.3
+    place_radius: float = 0.04
+    max_sim_time: float = 30.0
+    assisted_grasp: bool = False
+    quality: bool = False
+    max_faces: int = DEFAULT_MAX_FACES
+    render_mode: str | None = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        w, h = self.image_size
+        if not (16 <= w <= 2048 and 16 <= h <= 2048):
+            raise ValueError(f"image_size must be (width, height) in [16, 2048], got {self.image_size}")
+        if self.camera not in [c.name for c in DEFAULT_CAMERAS]:
+            raise ValueError(
+                f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, got {self.camera!r}"
+            )
+        if self.tasks_per_episode < 1:
+            raise ValueError(f"tasks_per_episode must be >= 1, got {self.tasks_per_episode}")
+        if not 0.005 <= self.place_radius <= 0.3:
+            raise ValueError(f"place_radius must be in [0.005, 0.3] m, got {self.place_radius}")
+        if self.render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> PickPlaceEnvConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - names)
+        if unknown:
+            raise ValueError(f"unknown env option(s) {unknown}; allowed: {sorted(names)}")
+        for key in ("num_objects", "image_size", "categories", "colors"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)
+
+    def scene_config(self) -> SceneConfig:
+        w, h = self.image_size
+        cams = tuple(
+            CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c
+            for c in DEFAULT_CAMERAS
+        )
+        return SceneConfig(
+            robot=self.robot,
+            num_objects=self.num_objects,
+            categories=self.categories,
+            colors=self.colors,
+            cameras=cams,
+            settle_time=self.settle_time,
+        )
+
+
+class PickPlaceEnv(gym.Env):
+    """Point, and the robot acts on the point. Observation ``Dict(rgb, depth, instruction,
+    intrinsics, extrinsics)``; action ``Box(0, 1, (2,))``, the normalized point."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, **kwargs: Any):
+        self.config = cfg = PickPlaceEnvConfig.from_kwargs(**kwargs)
+        self.render_mode = cfg.render_mode
+        self.scene_config = cfg.scene_config()
+        self.sim = Sim(
+            cfg.robot,
+            n_slots=self.scene_config.num_objects[1],
+            cameras=self.scene_config.cameras,
+            table_size=self.scene_config.table_size,
+            quality=cfg.quality,
+            max_faces=cfg.max_faces,
+        )
+        self.controller = make_controller(
+            cfg.robot,
+            camera=cfg.camera,
+            place_radius=cfg.place_radius,
+            max_sim_time=cfg.max_sim_time,
+            assisted_grasp=cfg.assisted_grasp,
+        )
+        w, h = cfg.image_size
+        self.observation_space = spaces.Dict(
+            {
+                "rgb": spaces.Box(0, 255, (h, w, 3), np.uint8),
+                "depth": spaces.Box(0.0, self.sim.max_depth, (h, w), np.float32),
+                "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, min_length=1, charset=INSTRUCTION_CHARSET),
+                "intrinsics": spaces.Box(-1e5, 1e5, (3, 3), np.float32),
+                "extrinsics": spaces.Box(-100.0, 100.0, (4, 4), np.float32),
+            }
+        )
+        self.action_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        self.task: ReferringTask | None = None
+        self.frame = None
+        self._needs_reset = True
+
+    # --- gymnasium API ----------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        for _ in range(50):
+            self.scene = self.sim.reset_scene(self.np_random, self.scene_config, seed=seed)
+            self.frame = self.sim.render(self.config.camera, seg=True)
+            self.task = self._pick_task()
+            if self.task is not None:
+                break
+        else:
+            raise RuntimeError("no scene with a uniquely named visible object in 50 tries")
+        self.controller.held = -1
+        self._tasks_done = 0
+        self._phase = "pick"
+        self._picked = -1
+        self._needs_reset = False
+        return self._obs(), {"task": self.task.to_dict(), "scene": self.scene.to_dict()}
+
+    def step(self, action):
+        if self._needs_reset:
+            raise RuntimeError("episode is over: call reset() before step()")
+        point = self._check_action(action)
+        point_reward, reason = point_in_mask(point, self.task.mask)
+        task = self.task
+        if self._phase == "pick":
+            result = self.controller.execute(self.sim, Action(pick=point), self.frame)
+            right = result.target_object == task.target
+            terms = {"point": point_reward, "grasp": float(result.grasped and right)}
+            terms["lift"] = float(result.lifted and right)
+            success = bool(result.success and right)
+        else:
+            result = self.controller.execute(self.sim, Action(place=point), self.frame)
+            terms = {"point": point_reward, "place": float(result.placed), "stable": float(result.stable)}
+            success = bool(result.success and point_reward >= 1.0)
+        info: dict[str, Any] = {
+            "success": success,
+            "reward_terms": {k: float(v) for k, v in terms.items()},
+            "reward_reason": reason,
+            "task": task.to_dict(),
+            "execution": result.to_dict(),
+            "point": [float(point[0]), float(point[1])],
+        }
+        reward = float(np.mean(list(terms.values())))
+        terminated = truncated = False
+        if result.failure == "unstable" and not result.placed:
+            truncated, info["truncation_reason"] = True, result.message
+        else:
+            terminated, truncated = self._advance(result, success, info)
+        self._needs_reset = terminated or truncated
+        return self._obs(), reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.sim.render("overview", depth=False).rgb
+        return None
+
+    def close(self):
+        self.sim.close()
+
+    # --- episode flow -----------------------------------------------------------------------
+    def _advance(self, result: ExecutionResult, success: bool, info: dict) -> tuple[bool, bool]:
+        """Set up the next task; returns ``(terminated, truncated)``."""
+        cfg = self.config
+        if self._phase == "pick" and cfg.mode == "pick_place" and result.holding:
+            self._picked = result.target_object
+            place = self._place_task(self._picked)
+            if place is not None:
+                self._phase, self.task = "place", place
+                self.frame = self.sim.render(cfg.camera, seg=True)
+                return False, False
+        if self.controller.held >= 0:  # put a picked object back before the next task
+            back = self._put_back(self.controller.held)
+            info["execution_return"] = back.to_dict()
+            if back.failure:
+                info["truncation_reason"] = f"could not put the object back: {back.message}"
+                return False, True
+        self._tasks_done += 1
+        if self._tasks_done >= cfg.tasks_per_episode:
+            return True, False
+        self.frame = self.sim.render(cfg.camera, seg=True)
+        self._phase, self.task = "pick", self._pick_task()
+        return self.task is None, False
+
+    def _pick_task(self) -> ReferringTask | None:
+        task = sample_color_category_task(
+            self.np_random, self.sim.scene, self.frame.seg, self.frame.depth, self.config.min_visible_pixels
+        )
+        if task is None:
+            return None
+        name = self.sim.scene.objects[task.target].name
+        return ReferringTask(
+            instruction=f"Pick up the {name}.",
+            kind="location",
+            mask=task.mask,
+            point=task.point,
+            target=task.target,
+            steps=task.steps,
+            relations=task.relations,
+            program=task.program,
+        )
+
+    def _place_task(self, held: int) -> ReferringTask | None:
+        """'Place it left of / right of the <anchor>.': a free table spot 12 cm from a uniquely
+        named visible object, sideways in the image (camera right is world +y here)."""
+        sim, rng, cfg = self.sim, self.np_random, self.config
+        frame = sim.render(cfg.camera, seg=True)
+        K, T = sim.camera_pose(cfg.camera)
+        right = T[:3, 0].copy()
+        right[2] = 0.0
+        right /= np.linalg.norm(right)
+        names = [o.name for o in sim.scene.objects]
+        held_g = grasp_pose(sim.world, sim.data, held)
+        need = 0.5 * held_g.width + cfg.place_radius
+        anchors = [k for k, n in enumerate(names) if k != held and names.count(n) == 1]
+        rng.shuffle(anchors)
+        h, w = frame.seg.shape
+        for k in anchors:
+            if int((frame.seg == k + 1).sum()) < cfg.min_visible_pixels:
+                continue
+            a = grasp_pose(sim.world, sim.data, k)
+            for side, sign in (("left of", -1.0), ("right of", 1.0))[:: 1 if rng.random() < 0.5 else -1]:
+                spot = np.array(a.center[:2]) + sign * right[:2] * (0.5 * a.width + need + 0.04)
+                if not self._free(spot, need, exclude=held):
+                    continue
+                mask = self._disc_mask(spot, cfg.place_radius, frame, K, T)
+                if mask.sum() < cfg.min_visible_pixels:
+                    continue
+                rows, cols = np.nonzero(mask)
+                point = (float((cols.mean() + 0.5) / w), float((rows.mean() + 0.5) / h))
+                return ReferringTask(
+                    instruction=f"Place the {names[held]} {side} the {names[k]}.",
+                    kind="placement",
+                    mask=mask,
+                    point=point,
+                    target=-1,
+                    steps=(ReasoningStep("Position", names[k], tuple(round(v, 4) for v in point)),),
+                    relations=(side.replace(" ", "_"),),
+                    program=f"free_space({side.replace(' ', '_')}, anchor=filter(name={names[k]}))",
+                )
+        return None
+
+    def _free(self, xy: np.ndarray, radius: float, exclude: int) -> bool:
+        (x0, x1), (y0, y1) = self.controller.reach_area or self.sim.world.robot.workspace
+        if not (x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1):
+            return False
+        for k, o in enumerate(self.sim.scene.objects):
+            if k == exclude:
+                continue
+            p = self.sim.world.object_pose(self.sim.data, k)[0]
+            if math.dist(p[:2], xy) < radius + o.footprint_radius + 0.01:
+                return False
+        return True
+
+    def _disc_mask(self, xy, radius: float, frame, K, T) -> np.ndarray:
+        """Visible table pixels whose 3D point (from depth) lies within ``radius`` of ``xy``."""
+        h, w = frame.seg.shape
+        rows, cols = np.nonzero(frame.seg == SEG_TABLE)
+        Ks = K.copy()
+        Ks[0] *= w / (2 * K[0, 2])
+        Ks[1] *= h / (2 * K[1, 2])
+        pts = unproject(np.stack([cols + 0.5, rows + 0.5], 1), frame.depth[rows, cols], Ks, T)
+        near = np.hypot(pts[:, 0] - xy[0], pts[:, 1] - xy[1]) <= radius
+        mask = np.zeros((h, w), bool)
+        mask[rows[near], cols[near]] = True
+        return mask
+
+    def _put_back(self, slot: int) -> ExecutionResult:
+        """Place a held object back at its scene position (keeps multi-task episodes going)."""
+        o = self.sim.scene.objects[slot]
+        K, T = self.sim.camera_pose(self.config.camera)
+        frame = self.sim.render(self.config.camera, seg=True)
+        h, w = frame.seg.shape
+        uv, _ = project(np.array([[o.pos[0], o.pos[1], self.sim.scene.table_height]]), K, T)
+        point = (float(uv[0, 0] / (2 * K[0, 2])), float(uv[0, 1] / (2 * K[1, 2])))
+        return self.controller.execute(self.sim, Action(place=point), frame)
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _check_action(self, action) -> np.ndarray:
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"action must be a point (x, y) of 2 floats in [0, 1], got {action!r}") from None
+        if a.shape != (2,):
+            raise ValueError(f"action must be a point (x, y) of shape (2,), got shape {a.shape}")
+        if not np.isfinite(a).all() or (a < 0).any() or (a > 1).any():
+            raise ValueError(
+                f"action {a.tolist()} must be finite with x, y in [0, 1] (normalized image point)"
+            )
+        return a
+
+    def _obs(self) -> dict:
+        K, T = self.sim.camera_pose(self.config.camera)
+        return {
+            "rgb": self.frame.rgb.copy(),
+            "depth": np.minimum(self.frame.depth, self.sim.max_depth),
+            "instruction": self.task.instruction if self.task is not None else "Done.",
+            "intrinsics": K.astype(np.float32),
+            "extrinsics": T.astype(np.float32),
+        }
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)

@@ -1,0 +1,271 @@
+"""``roboref coeval``: pointing agents × executors, so perception and control errors separate.
+
+Every episode is a seeded Refer env task (location: pick the referred object; placement: move an
+object to the referred free space). Each agent's point is executed by each executor:
+
+- ``teleport``: an ideal executor. A pick succeeds iff the point lands on the target object; a
+  place moves the object straight to the 3D point and lets physics settle.
+- ``controller``: the robot's own controller (``roboref.envs.control``): real IK and physics.
+  Placement episodes first pick the object to be placed at its oracle point.
+
+The ``oracle`` row with the controller measures control alone; each agent with ``teleport``
+measures perception alone. Results append to ``coeval.jsonl`` (resumable), the matrix goes to
+``coeval.json`` and ``coeval.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+from omegaconf import DictConfig
+
+from roboref.evaluate import ENV_IDS, _repair_tail, _write_atomic, read_results, wilson
+from roboref.parallel import parallel_map
+
+EXECUTORS = ("teleport", "controller")
+
+
+@dataclass(frozen=True)
+class CoevalJob:
+    agents: tuple[str, ...]
+    executors: tuple[str, ...]
+    robot: str
+    kind: str
+    env_kwargs_json: str
+    episodes: tuple[tuple[int, int], ...]  # (index, seed)
+    agent_seed: int = 0
+
+
+@functools.lru_cache(maxsize=2)
+def _env(robot: str, env_kwargs_json: str):
+    import gymnasium as gym
+
+    import roboref.envs  # noqa: F401
+
+    return gym.make(ENV_IDS[robot], **json.loads(env_kwargs_json))
+
+
+def _held_object(env) -> int:
+    """The object to move in a placement episode: the task's, else the smallest movable one."""
+    u = env.unwrapped
+    if u.task.held >= 0:
+        return u.task.held
+    objs = [o for o in u.view.objects if o.support < 0 and o.pixels >= 30 and o.radius < 0.07]
+    return min(objs, key=lambda o: o.radius).index if objs else -1
+
+
+def teleport(env, kind: str, point, held: int) -> dict:
+    """The ideal executor (see module docstring)."""
+    from roboref.envs.camera import point_to_pixel, unproject
+
+    u = env.unwrapped
+    task, frame, sim = u.task, u.frame, u.sim
+    h, w = frame.seg.shape
+    col, row = point_to_pixel(point, w, h)
+    if kind == "location":
+        ok = int(frame.seg[row, col]) == task.target + 1
+        return {"success": ok, "failure": "" if ok else "wrong_object"}
+    if held < 0:
+        return {"success": False, "failure": "nothing_to_place"}
+    K, T = sim.camera_pose(u.config.camera)
+    p = unproject(np.array([[point[0] * w, point[1] * h]]), frame.depth[row : row + 1, col], K, T)[0]
+    adr = sim.world.slot_qadr[held]
+    sim.data.qpos[adr : adr + 3] = [p[0], p[1], p[2] + 0.003]
+    sim.data.qvel[sim.world.slot_dadr[held] : sim.world.slot_dadr[held] + 6] = 0
+    mujoco.mj_forward(sim.model, sim.data)
+    unstable = sim.step(250)
+    pos, quat = sim.world.object_pose(sim.data, held)
+    mat = np.zeros(9)
+    mujoco.mju_quat2Mat(mat, quat)
+    upright = mat[8] > np.cos(np.radians(20))
+    inside = bool(task.mask[row, col])
+    moved = float(np.linalg.norm(pos[:2] - p[:2]))
+    ok = inside and not unstable and upright and moved < 0.03
+    failure = "" if ok else ("outside_region" if not inside else "unstable")
+    return {"success": ok, "failure": failure}
+
+
+def controller(env, kind: str, point, held: int) -> dict:
+    from roboref.envs.control import Action
+    from roboref.envs.tasks.color_category import interior_point
+
+    u = env.unwrapped
+    ctrl = _controller(u.config.robot, u.config.camera)
+    if kind == "location":
+        res = ctrl.execute(u.sim, Action(pick=tuple(point)), u.frame)
+        ok = bool(res.success and res.target_object == u.task.target)
+    else:
+        if held < 0:
+            return {"success": False, "failure": "nothing_to_place"}
+        pick = interior_point(u.frame.seg == held + 1)
+        res = ctrl.execute(u.sim, Action(pick=pick, place=tuple(point)), u.frame)
+        h, w = u.task.mask.shape
+        inside = bool(u.task.mask[min(int(point[1] * h), h - 1), min(int(point[0] * w), w - 1)])
+        ok = bool(res.success and res.placed and inside)
+    failure = res.failure or ("" if ok else "wrong_object" if kind == "location" else "outside_region")
+    return {"success": ok, "failure": failure, "execution": res.to_dict()}
+
+
+@functools.lru_cache(maxsize=4)
+def _controller(robot: str, camera: str):
+    from roboref.envs.control import make_controller
+
+    return make_controller(robot, camera=camera)
+
+
+def run_job(job: CoevalJob) -> list[dict]:
+    from roboref.agents import make_agent
+
+    env = _env(job.robot, job.env_kwargs_json)
+    agents = {name: make_agent(name, env=env, seed=job.agent_seed) for name in job.agents}
+    out = []
+    for index, seed in job.episodes:
+        obs, _ = env.reset(seed=seed)
+        held = _held_object(env) if job.kind == "placement" else -1
+        points = {}
+        for name, agent in agents.items():
+            if hasattr(agent, "reset"):
+                agent.reset(seed=seed)
+            points[name] = agent.act(obs).point
+        for name, point in points.items():
+            for ex in job.executors:
+                env.reset(seed=seed)  # the same scene, untouched, for every pairing
+                t0 = time.perf_counter()
+                rec = {
+                    "key": f"{job.kind}/{job.robot}/{index}/{name}/{ex}",
+                    "kind": job.kind,
+                    "robot": job.robot,
+                    "index": index,
+                    "seed": seed,
+                    "agent": name,
+                    "executor": ex,
+                    "point": None if point is None else [float(v) for v in point],
+                }
+                if point is None:
+                    rec.update(success=False, failure="no_point", pointing=False)
+                else:
+                    h, w = env.unwrapped.task.mask.shape
+                    col, row = min(int(point[0] * w), w - 1), min(int(point[1] * h), h - 1)
+                    rec["pointing"] = bool(env.unwrapped.task.mask[row, col])
+                    rec.update((teleport if ex == "teleport" else controller)(env, job.kind, point, held))
+                rec["wall_time"] = round(time.perf_counter() - t0, 3)
+                out.append(rec)
+    return out
+
+
+def matrix(records: list[dict]) -> dict:
+    """``{robot: {kind: {agent: {executor: rate}}}}`` with Wilson intervals."""
+    cells: dict = {}
+    for r in records:
+        cells.setdefault((r["robot"], r["kind"], r["agent"], r["executor"]), []).append(r)
+    out: dict = {}
+    for (robot, kind, agent, ex), rs in sorted(cells.items()):
+        s = sum(bool(r["success"]) for r in rs)
+        out.setdefault(robot, {}).setdefault(kind, {}).setdefault(agent, {})[ex] = {
+            "n": len(rs),
+            "rate": s / len(rs),
+            "ci95": wilson(s, len(rs)),
+            "pointing": sum(bool(r["pointing"]) for r in rs) / len(rs),
+        }
+    return out
+
+
+def markdown(m: dict) -> str:
+    lines = []
+    for robot, kinds in m.items():
+        for kind, agents in kinds.items():
+            exs = sorted({e for a in agents.values() for e in a})
+            lines += [
+                f"### {robot} · {kind}",
+                "",
+                "| agent | pointing % | " + " | ".join(exs) + " |",
+                "|---|---:|" + "---:|" * len(exs),
+            ]
+            for agent, row in agents.items():
+                point = next(iter(row.values()))["pointing"]
+                cells = []
+                for e in exs:
+                    c = row.get(e)
+                    cells.append(
+                        "-"
+                        if c is None
+                        else f"{100 * c['rate']:.0f} [{100 * c['ci95'][0]:.0f}, "
+                        f"{100 * c['ci95'][1]:.0f}] (n={c['n']})"
+                    )
+                lines.append(f"| {agent} | {100 * point:.0f} | " + " | ".join(cells) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def run(cfg: DictConfig) -> int:
+    from roboref.agents import AGENTS
+    from roboref.envs.control import CONTROLLERS
+
+    agents = list(cfg.agents)
+    bad = [a for a in agents if a not in AGENTS]
+    if bad:
+        raise ValueError(f"unknown agent(s) {bad}; known agents: {', '.join(AGENTS)}")
+    bad = [e for e in cfg.executors if e not in EXECUTORS]
+    if bad:
+        raise ValueError(f"unknown executor(s) {bad}; executors: {', '.join(EXECUTORS)}")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "coeval.jsonl"
+    _repair_tail(path)
+    done = {r["key"] for r in read_results(path)}
+    jobs = []
+    for robot in cfg.robots:
+        if robot not in ENV_IDS:
+            raise ValueError(f"unknown robot {robot!r}; robots: {', '.join(ENV_IDS)}")
+        exs = tuple(e for e in cfg.executors if e != "controller" or robot in CONTROLLERS)
+        if len(exs) < len(cfg.executors):
+            print(f"note: no controller for {robot} in this installation; only {exs} run for it")
+        for k, kind in enumerate(("location", "placement")):
+            env_kwargs = {
+                "kinds": [kind],
+                "num_steps": list(cfg.num_steps),
+                "image_size": list(cfg.image_size),
+            }
+            eps = tuple(
+                (i, int(cfg.seed_base) + 100_000 * k + i)
+                for i in range(int(cfg.episodes))
+                if not all(f"{kind}/{robot}/{i}/{a}/{e}" in done for a in agents for e in exs)
+            )
+            for start in range(0, len(eps), int(cfg.chunk)):
+                jobs.append(
+                    CoevalJob(
+                        tuple(agents),
+                        exs,
+                        robot,
+                        kind,
+                        json.dumps(env_kwargs, sort_keys=True),
+                        eps[start : start + int(cfg.chunk)],
+                        int(cfg.seed),
+                    )
+                )
+    print(f"coeval: {sum(len(j.episodes) for j in jobs)} episode(s) to run", flush=True)
+    from tqdm import tqdm
+
+    with open(path, "a") as fh, tqdm(total=sum(len(j.episodes) for j in jobs), unit="ep") as bar:
+        for recs in parallel_map(run_job, jobs, int(cfg.workers), cfg.ray.address, out / ".ray"):
+            for r in recs:
+                if r["key"] not in done:
+                    fh.write(json.dumps(r) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            bar.update(len({r["index"] for r in recs}))
+    m = matrix(read_results(path))
+    from roboref.demo import write_json
+
+    write_json(out / "coeval.json", m)
+    text = markdown(m)
+    _write_atomic(out / "coeval.md", text)
+    print(text)
+    return 0
