@@ -25,12 +25,13 @@ from gymnasium import spaces
 
 from roboref.envs.camera import SEG_TABLE, CameraSpec, project, unproject
 from roboref.envs.control import Action, ExecutionResult, make_controller
-from roboref.envs.control.targets import grasp_pose
 from roboref.envs.refer_env import INSTRUCTION_CHARSET, MAX_INSTRUCTION_LENGTH
 from roboref.envs.robots import DEFAULT_MAX_FACES
-from roboref.envs.scene import DEFAULT_CAMERAS, SceneConfig
+from roboref.envs.scene import DEFAULT_CAMERAS, SceneConfig, with_poses
 from roboref.envs.sim import Sim
-from roboref.envs.tasks import ReasoningStep, ReferringTask, sample_color_category_task
+from roboref.envs.tasks import ReferringTask
+from roboref.envs.tasks.engine import TaskConfig, sample_task
+from roboref.envs.tasks.view import SceneView
 from roboref.rewards.point import point_in_mask
 
 MODES = ("pick", "pick_place")
@@ -48,6 +49,8 @@ class PickPlaceEnvConfig:
     image_size: tuple[int, int] = (224, 224)
     camera: str = "agent"
     min_visible_pixels: int = 30
+    relations: tuple[str, ...] | None = None  # task-engine relations (None: all 31)
+    num_steps: tuple[int, int] = (1, 3)  # program steps of each pick or place instruction
     tasks_per_episode: int = 1
     settle_time: float = 0.3
     place_radius: float = 0.04
@@ -80,7 +83,7 @@ class PickPlaceEnvConfig:
         unknown = sorted(set(kwargs) - names)
         if unknown:
             raise ValueError(f"unknown env option(s) {unknown}; allowed: {sorted(names)}")
-        for key in ("num_objects", "image_size", "categories", "colors"):
+        for key in ("num_objects", "image_size", "categories", "colors", "relations", "num_steps"):
             if isinstance(kwargs.get(key), list):
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
@@ -224,63 +227,35 @@ class PickPlaceEnv(gym.Env):
         self._phase, self.task = "pick", self._pick_task()
         return self.task is None, False
 
-    def _pick_task(self) -> ReferringTask | None:
-        task = sample_color_category_task(
-            self.np_random, self.sim.scene, self.frame.seg, self.frame.depth, self.config.min_visible_pixels
+    def _view(self, frame) -> SceneView:
+        K, T = self.sim.camera_pose(self.config.camera)
+        return SceneView(self.sim.scene, frame.seg, frame.depth, K, T, self.scene_config.placement_area)
+
+    def _task_config(self, kind: str) -> TaskConfig:
+        cfg = self.config
+        return TaskConfig(
+            relations=cfg.relations,
+            kinds=(kind,),
+            num_steps=cfg.num_steps,
+            min_visible_pixels=cfg.min_visible_pixels,
         )
-        if task is None:
-            return None
-        name = self.sim.scene.objects[task.target].name
-        return ReferringTask(
-            instruction=f"Pick up the {name}.",
-            kind="location",
-            mask=task.mask,
-            point=task.point,
-            target=task.target,
-            steps=task.steps,
-            relations=task.relations,
-            program=task.program,
+
+    def _pick_task(self) -> ReferringTask | None:
+        """ "Pick up the mug behind the red bowl.": a location program of the task engine."""
+        return sample_task(
+            self.np_random, self._view(self.frame), self._task_config("location"), style="pick"
         )
 
     def _place_task(self, held: int) -> ReferringTask | None:
-        """'Place it left of / right of the <anchor>.': a free table spot 12 cm from a uniquely
-        named visible object, sideways in the image (camera right is world +y here)."""
-        sim, rng, cfg = self.sim, self.np_random, self.config
-        frame = sim.render(cfg.camera, seg=True)
-        K, T = sim.camera_pose(cfg.camera)
-        right = T[:3, 0].copy()
-        right[2] = 0.0
-        right /= np.linalg.norm(right)
-        names = [o.name for o in sim.scene.objects]
-        held_g = grasp_pose(sim.world, sim.data, held)
-        need = 0.5 * held_g.width + cfg.place_radius
-        anchors = [k for k, n in enumerate(names) if k != held and names.count(n) == 1]
-        rng.shuffle(anchors)
-        h, w = frame.seg.shape
-        for k in anchors:
-            if int((frame.seg == k + 1).sum()) < cfg.min_visible_pixels:
-                continue
-            a = grasp_pose(sim.world, sim.data, k)
-            for side, sign in (("left of", -1.0), ("right of", 1.0))[:: 1 if rng.random() < 0.5 else -1]:
-                spot = np.array(a.center[:2]) + sign * right[:2] * (0.5 * a.width + need + 0.04)
-                if not self._free(spot, need, exclude=held):
-                    continue
-                mask = self._disc_mask(spot, cfg.place_radius, frame, K, T)
-                if mask.sum() < cfg.min_visible_pixels:
-                    continue
-                rows, cols = np.nonzero(mask)
-                point = (float((cols.mean() + 0.5) / w), float((rows.mean() + 0.5) / h))
-                return ReferringTask(
-                    instruction=f"Place the {names[held]} {side} the {names[k]}.",
-                    kind="placement",
-                    mask=mask,
-                    point=point,
-                    target=-1,
-                    steps=(ReasoningStep("Position", names[k], tuple(round(v, 4) for v in point)),),
-                    relations=(side.replace(" ", "_"),),
-                    program=f"free_space({side.replace(' ', '_')}, anchor=filter(name={names[k]}))",
-                )
-        return None
+        """ "Put the red block left of the blue can.": a placement program of the task engine for the
+        held object, on the scene as it is now (the object in the hand)."""
+        frame = self.sim.render(self.config.camera, seg=True)
+        # the held object is up in the hand: its scene pose is stale, so take it from physics
+        self.sim.scene = with_poses(
+            self.sim.scene,
+            [self.sim.world.object_pose(self.sim.data, k) for k in range(len(self.sim.scene.objects))],
+        )
+        return sample_task(self.np_random, self._view(frame), self._task_config("placement"), held=held)
 
     def _free(self, xy: np.ndarray, radius: float, exclude: int) -> bool:
         (x0, x1), (y0, y1) = self.controller.reach_area or self.sim.world.robot.workspace

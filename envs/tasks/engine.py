@@ -43,6 +43,11 @@ PLACEMENT_TEMPLATES = (
     "Find a vacant area {rel}.",
     "Mark a free spot {rel}.",
 )
+PICK_TEMPLATES = (
+    "Pick up the {t}{rel}.",
+    "Grab the {t}{rel}.",
+    "Pick the {t}{rel} up from the table.",
+)
 HELD_TEMPLATES = (
     "Put {held} {rel}. Point to where it should go.",
     "Where should {held} be placed {rel}? Point to the spot.",
@@ -226,7 +231,7 @@ def _anchor_count(rel: Relation, rng: np.random.Generator) -> int:
     return rel.n_anchors
 
 
-def _sample_location(view, cfg, rels, n, rng):
+def _sample_location(view, cfg, rels, n, rng, held=None):
     targets = view.visible(cfg.min_visible_pixels)
     if not targets:
         return None
@@ -299,12 +304,15 @@ def _sample_location(view, cfg, rels, n, rng):
     return t, color, steps, ""
 
 
-def _sample_placement(view, cfg, rels, n, rng):
+def _sample_placement(view, cfg, rels, n, rng, held_index=None):
     place_rels = [r for r in rels if r.placement]
     if not place_rels:
         return None
     movable = [o for o in view.visible(cfg.min_visible_pixels) if o.support < 0 and o.radius < 0.08]
-    held = movable[int(rng.integers(len(movable)))] if movable and rng.uniform() < 0.5 else None
+    if held_index is not None:
+        held = view.objects[held_index]
+    else:
+        held = movable[int(rng.integers(len(movable)))] if movable and rng.uniform() < 0.5 else None
     clearance = (held.radius + 0.01) if held else 0.04
     min_px = cfg.min_region_pixels
     surface_rels = [r for r in place_rels if r.surface is not None]
@@ -317,6 +325,8 @@ def _sample_placement(view, cfg, rels, n, rng):
             return None
         a = anchors[0]
         if held is not None and held.radius > 0.5 * min(a.size[0], a.size[1]):
+            if held_index is not None:
+                return None  # the object in the hand does not fit on it
             held, clearance = None, 0.04
         step = Step(
             rel.name, (a.index,), (), rel.phrases({}, [_describe(view, a, rng)[0]])[int(rng.integers(3))]
@@ -377,9 +387,21 @@ def _split_ok(view: SceneView, split: str, objs: list[ObjectFacts], steps: list[
     return novel if split == "unseen" else not pair
 
 
-def sample_task(rng: np.random.Generator, view: SceneView, cfg: TaskConfig) -> ReferringTask | None:
-    """A task from ``cfg`` on this scene view, or None after ``cfg.tries`` failed programs."""
+def sample_task(
+    rng: np.random.Generator,
+    view: SceneView,
+    cfg: TaskConfig,
+    held: int | None = None,
+    style: str = "point",
+) -> ReferringTask | None:
+    """A task from ``cfg`` on this scene view, or None after ``cfg.tries`` failed programs.
+
+    ``held`` fixes the object to place in placement tasks (a robot holding it); ``style="pick"``
+    words location tasks as manipulation ("Pick up the mug behind the bowl.")."""
+    if style not in ("point", "pick"):
+        raise ValueError(f"style must be 'point' or 'pick', got {style!r}")
     rels = [RELATIONS[r] for r in cfg.relation_names]
+    held_index = held
     for _ in range(cfg.tries):
         kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
         n = int(rng.integers(cfg.num_steps[0], cfg.num_steps[1] + 1))
@@ -393,8 +415,8 @@ def sample_task(rng: np.random.Generator, view: SceneView, cfg: TaskConfig) -> R
                 continue
             if t.pixels < cfg.min_visible_pixels:
                 continue
-            return _location_task(view, t, color, steps, rng)
-        got = _sample_placement(view, cfg, rels, n, rng)
+            return _location_task(view, t, color, steps, rng, PICK_TEMPLATES if style == "pick" else None)
+        got = _sample_placement(view, cfg, rels, n, rng, held_index)
         if got is None:
             continue
         held, clearance, steps, mask = got
@@ -441,10 +463,11 @@ def _trace(view: SceneView, steps: list[Step], subject: str, target_xy: np.ndarr
     return out
 
 
-def _location_task(view, t: ObjectFacts, color, steps: list[Step], rng) -> ReferringTask:
+def _location_task(view, t: ObjectFacts, color, steps: list[Step], rng, templates=None) -> ReferringTask:
     ref = t.category if color is None else f"{color} {t.category}"
     rel = _join([s.phrase for s in steps])
-    template = LOCATION_TEMPLATES[int(rng.integers(len(LOCATION_TEMPLATES)))]
+    templates = templates or LOCATION_TEMPLATES
+    template = templates[int(rng.integers(len(templates)))]
     instruction = template.format(t=ref, rel=(" " + rel) if rel else "")
     trace = _trace(view, steps, t.name, t.center[:2])
     if any(RELATIONS[s.relation].metric == "size" for s in steps):
