@@ -196,8 +196,7 @@ def markdown(m: dict) -> str:
                     cells.append(
                         "-"
                         if c is None
-                        else f"{100 * c['rate']:.0f} [{100 * c['ci95'][0]:.0f}, "
-                        f"{100 * c['ci95'][1]:.0f}] (n={c['n']})"
+                        else f"{100 * c['rate']:.0f} [{100 * c['ci95'][0]:.0f}, {100 * c['ci95'][1]:.0f}] (n={c['n']})"
                     )
                 lines.append(f"| {agent} | {100 * point:.0f} | " + " | ".join(cells) + " |")
             lines.append("")
@@ -205,13 +204,12 @@ def markdown(m: dict) -> str:
 
 
 def run(cfg: DictConfig) -> int:
-    from roboref.agents import AGENTS
+    from roboref.agents import check_agent_name
     from roboref.envs.control import CONTROLLERS
 
     agents = list(cfg.agents)
-    bad = [a for a in agents if a not in AGENTS]
-    if bad:
-        raise ValueError(f"unknown agent(s) {bad}; known agents: {', '.join(AGENTS)}")
+    for a in agents:
+        check_agent_name(a)
     bad = [e for e in cfg.executors if e not in EXECUTORS]
     if bad:
         raise ValueError(f"unknown executor(s) {bad}; executors: {', '.join(EXECUTORS)}")

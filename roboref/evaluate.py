@@ -38,6 +38,7 @@ class EvalJob:
     segment: str
     env_kwargs_json: str
     episodes: tuple[tuple[int, int], ...]  # (index, seed)
+    timeout_s: float = 60.0
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -62,17 +63,42 @@ def _env_and_agent(robot: str, env_kwargs_json: str, agent: str, agent_seed: int
     return env, make_agent(agent, env=env, seed=agent_seed)
 
 
+class AgentTimeout(Exception):
+    pass
+
+
+def _act(agent, obs: dict, timeout_s: float):
+    """``agent.act(obs)`` with a wall-clock limit (SIGALRM; worker main threads only)."""
+    import signal
+    import threading
+
+    if timeout_s <= 0 or threading.current_thread() is not threading.main_thread():
+        return agent.act(obs)
+
+    def alarm(signum, frame):
+        raise AgentTimeout(f"agent took longer than {timeout_s:g} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return agent.act(obs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def run_job(job: EvalJob) -> list[dict]:
-    """Run a job's episodes (in a worker process or inline); one record per episode."""
+    """Run a job's episodes (in a worker process or inline); one record per episode. An agent
+    that raises, times out or answers NaN fails that episode, with the reason; the run goes on."""
+    from roboref.rewards.format import parse_answer
+    from roboref.rewards.point import validate_point
+
     env, agent = _env_and_agent(job.robot, job.env_kwargs_json, job.agent, job.agent_seed)
     records = []
     for index, seed in job.episodes:
         t0 = time.perf_counter()
         obs, _ = env.reset(seed=seed)
         task = env.unwrapped.task
-        if hasattr(agent, "reset"):
-            agent.reset(seed=seed)
-        out = agent.act(obs)
         record: dict[str, Any] = {
             "key": f"{job.segment}/{job.robot}/{index}",
             "segment": job.segment,
@@ -85,17 +111,25 @@ def run_job(job: EvalJob) -> list[dict]:
             "num_steps": task.num_steps,
             "relations": list(task.relations),
             "program": task.program,
-            "text": out.text,
+            "mask_fraction": float(task.mask.mean()),
         }
-        if out.point is None:
-            record.update(point=None, parsed=False, success=False, reward=0.0, reward_terms={})
-            from roboref.rewards.format import parse_answer
-
-            record["parse_reason"] = parse_answer(out.text).reason if out.text else "no answer"
+        try:
+            if hasattr(agent, "reset"):
+                agent.reset(seed=seed)
+            out = _act(agent, obs, job.timeout_s)
+            text, point = out.text, out.point
+            error = ""
+        except Exception as err:  # noqa: BLE001 - any agent failure is this episode's failure
+            text, point, error = "", None, f"agent error: {type(err).__name__}: {err}"
+        record["text"] = text
+        valid, why = validate_point(point) if point is not None else (None, "")
+        if valid is None:
+            reason = error or why or (parse_answer(text).reason if text else "no answer")
+            record.update(point=None, parsed=False, parse_reason=reason, success=False, reward=0.0, reward_terms={})
         else:
-            _, reward, _, _, info = env.step(list(out.point))
+            _, reward, _, _, info = env.step(list(valid))
             record.update(
-                point=[float(v) for v in out.point],
+                point=[float(v) for v in valid],
                 parsed=True,
                 parse_reason="ok",
                 success=bool(info["success"]),
@@ -108,9 +142,7 @@ def run_job(job: EvalJob) -> list[dict]:
 
 
 def _segments(cfg: DictConfig) -> tuple[dict, list[dict]]:
-    suite = OmegaConf.to_container(
-        OmegaConf.load(cfg.suite_file) if cfg.get("suite_file") else cfg.suite, resolve=True
-    )
+    suite = OmegaConf.to_container(OmegaConf.load(cfg.suite_file) if cfg.get("suite_file") else cfg.suite, resolve=True)
     for key in ("name", "segments", "robots"):
         if key not in suite:
             raise ValueError(f"suite must define '{key}' (name, seed_base, robots, segments)")
@@ -121,23 +153,35 @@ def _segments(cfg: DictConfig) -> tuple[dict, list[dict]]:
 
 
 def read_results(path: Path) -> list[dict]:
-    """Records of ``results.jsonl``; a half-written last line (a killed run) is ignored."""
+    """Records of a JSON-lines results file, first record per key. A half-written last line (a
+    killed run) is dropped; any other unreadable line is skipped with a warning naming the file,
+    and a repeated key is counted once: never silent double counting."""
     if not path.exists():
         return []
-    out = []
-    for line in path.read_text().splitlines():
+    lines = path.read_text().splitlines()
+    out, seen, bad = [], set(), 0
+    for i, line in enumerate(lines):
         try:
-            out.append(json.loads(line))
+            rec = json.loads(line)
         except json.JSONDecodeError:
+            bad += i < len(lines) - 1  # the last line may just be cut off
             continue
+        key = (rec.get("key"), rec.get("agent"), rec.get("executor"))
+        if key[0] is not None and key in seen:
+            continue
+        seen.add(key)
+        out.append(rec)
+    if bad:
+        import warnings
+
+        warnings.warn(f"{path}: skipped {bad} corrupt line(s); those episodes run again", stacklevel=2)
     return out
 
 
 def run(cfg: DictConfig) -> int:
-    from roboref.agents import AGENTS
+    from roboref.agents import check_agent_name
 
-    if cfg.agent not in AGENTS:
-        raise ValueError(f"unknown agent {cfg.agent!r}; known agents: {', '.join(AGENTS)}")
+    check_agent_name(cfg.agent)
     workers = int(cfg.workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -169,6 +213,7 @@ def run(cfg: DictConfig) -> int:
                         seg["name"],
                         json.dumps(env_kwargs, sort_keys=True),
                         tuple(todo[start : start + int(cfg.chunk)]),
+                        float(cfg.get("agent_timeout_s", 60.0)),
                     )
                 )
     remaining = sum(len(j.episodes) for j in jobs)
@@ -214,9 +259,7 @@ def run_bench(cfg: DictConfig) -> int:
     agent = make_agent(cfg.agent, env=None, seed=int(cfg.seed))
     with open(results_path, "a") as fh:
         for split in splits:
-            entries = [
-                e for e in load_split(cfg.bench_dir, split) if f"refspatial/{split}/{e.id}" not in done
-            ]
+            entries = [e for e in load_split(cfg.bench_dir, split) if f"refspatial/{split}/{e.id}" not in done]
             for rec in evaluate_agent(agent, entries):
                 rec["agent"] = cfg.agent
                 fh.write(json.dumps(rec) + "\n")
@@ -225,8 +268,7 @@ def run_bench(cfg: DictConfig) -> int:
     records = [r for r in read_results(results_path) if r.get("agent") == cfg.agent]
     summary = summarize(records, "refspatial-bench", cfg.agent)
     summary["mean_score"] = {
-        seg: sum(r["score"] for r in records if r["segment"] == seg)
-        / max(1, sum(r["segment"] == seg for r in records))
+        seg: sum(r["score"] for r in records if r["segment"] == seg) / max(1, sum(r["segment"] == seg for r in records))
         for seg in sorted({r["segment"] for r in records})
     }
     from roboref.demo import write_json
@@ -298,6 +340,8 @@ def summarize(records: list[dict], suite: str, agent: str) -> dict:
         "agent": agent,
         "overall": _rate(records),
         "unparseable": sum(not r["parsed"] for r in records),
+        "agent_errors": sum(str(r.get("parse_reason", "")).startswith("agent err") for r in records),
+        "mean_mask_fraction": sum(r.get("mask_fraction", 0.0) for r in records) / len(records) if records else 0.0,
         "mean_reward": sum(r["reward"] for r in records) / len(records) if records else 0.0,
         "mean_reward_terms": {k: sum(v) / len(v) for k, v in sorted(terms.items())},
         **{name: {k: _rate(v) for k, v in sorted(groups.items())} for name, groups in by.items()},

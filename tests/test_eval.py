@@ -113,3 +113,74 @@ def test_eval_writes_plots_and_a_failure_video(tmp_path):
     reader = imageio.get_reader(out / "failures.mp4")
     assert reader.get_meta_data()["duration"] == 4.0  # 2 failures x 2 frames at 1 fps
     assert reader.get_data(0).std() > 10
+
+
+@pytest.mark.parametrize(
+    "agent, reason",
+    [
+        ("py:eval_agents_for_tests:RaisingAgent", "agent error: RuntimeError: model crashed"),
+        ("py:eval_agents_for_tests:NaNAgent", "not finite"),
+        ("py:eval_agents_for_tests:SlowAgent", "longer than 0.5 s"),
+    ],
+)
+def test_misbehaving_agents_fail_their_episodes_and_the_run_goes_on(tmp_path, agent, reason):
+    out = tmp_path / "bad"
+    assert main(["eval", f"agent={agent}", "suite=smoke", "episodes=2", "agent_timeout_s=0.5", f"out={out}"]) == 0
+    recs = _records(out)
+    assert len(recs) == 4 and not any(r["success"] for r in recs)
+    assert all(reason in r["parse_reason"] for r in recs)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["unparseable"] == 4
+
+
+def test_random_agent_scores_near_the_mask_area_fraction(tmp_path):
+    """A check on the metric: uniform points hit a mask with probability = its area fraction."""
+    out = tmp_path / "rnd"
+    assert main(["eval", "agent=random", "suite=smoke", "episodes=40", "chunk=20", "plots=false", f"out={out}"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    n, p = s["overall"]["n"], s["mean_mask_fraction"]
+    assert n == 80 and 0.0 < p < 0.2
+    sigma = (p * (1 - p) / n) ** 0.5
+    assert abs(s["overall"]["rate"] - p) < 3 * sigma + 0.02
+
+
+def test_oracle_is_perfect_on_every_default_split(tmp_path):
+    out = tmp_path / "oracle_default"
+    assert main(["eval", "agent=oracle", "suite=default", "episodes=2", "plots=false", f"out={out}"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert set(s["segment"]) == {"location", "placement", "unseen", "multistep"}
+    assert all(v["rate"] == 1.0 for v in s["segment_robot"].values()) and s["overall"]["n"] == 16
+
+
+def test_resumed_summary_equals_uninterrupted_summary(tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    args = ["eval", "agent=random", "suite=smoke", "episodes=4", "plots=false"]
+    assert main([*args, f"out={full}"]) == 0
+    assert main([*args, f"out={part}", "episodes=2"]) == 0  # as if stopped half-way
+    lines = (part / "results.jsonl").read_text().splitlines()
+    (part / "results.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])  # cut mid-line
+    assert main([*args, f"out={part}"]) == 0
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (full, part))
+    assert a == b
+
+
+def test_corrupt_results_lines_are_skipped_with_a_warning(tmp_path):
+    out = tmp_path / "corrupt"
+    assert main(["eval", "agent=random", "suite=smoke", "episodes=2", "plots=false", f"out={out}"]) == 0
+    lines = (out / "results.jsonl").read_text().splitlines()
+    lines[1] = "{garbage"
+    lines.append(lines[0])  # a duplicate must not count twice
+    (out / "results.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="corrupt"):
+        assert main(["eval", "agent=random", "suite=smoke", "episodes=2", "plots=false", f"out={out}"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["overall"]["n"] == 4
+
+
+def test_ray_local_cluster_gives_the_same_records(tmp_path):
+    pytest.importorskip("ray")
+    a, b = tmp_path / "inline", tmp_path / "ray"
+    args = ["eval", "agent=random", "suite=smoke", "episodes=2", "chunk=2", "plots=false"]
+    assert main([*args, f"out={a}"]) == 0
+    assert main([*args, f"out={b}", "workers=2", "ray.address=local"]) == 0
+    assert _strip(_records(a)) == _strip(_records(b))
