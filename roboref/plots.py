@@ -50,7 +50,7 @@ def plot_summary(summary: dict, out_dir: Path) -> list[Path]:
 def plot_comparison(summaries: list[dict], labels: list[str], path: Path) -> Path:
     """Agent comparison: grouped bars of success per segment/robot."""
     keys = sorted({k for s in summaries for k in s.get("segment_robot", {})}) or ["overall"]
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(keys) * len(summaries)), 4))
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.8 * len(keys) * len(summaries))), 4))
     width = 0.8 / max(1, len(summaries))
     for i, (s, label) in enumerate(zip(summaries, labels, strict=True)):
         groups = s.get("segment_robot", {"overall": s["overall"]})
