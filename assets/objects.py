@@ -299,9 +299,7 @@ _FRUIT_FREE = tuple(c for c in _ALL if c not in ("brown",))
 CATEGORIES: dict[str, Category] = {
     c.name: c
     for c in (
-        Category(
-            "mug", _mug_size, _mug_parts, has_front=True, synonyms=("cup with a handle",), container=True
-        ),
+        Category("mug", _mug_size, _mug_parts, has_front=True, synonyms=("cup with a handle",), container=True),
         Category("cup", lambda r: _cyl(_u(r, 0.055, 0.07), _u(r, 0.085, 0.115)), _cup_parts, container=True),
         Category("bowl", _bowl_size, _bowl_parts, container=True),
         Category(
@@ -314,9 +312,7 @@ CATEGORIES: dict[str, Category] = {
             support_top=lambda s: s[2] * 1.6 - 0.001,
         ),
         Category("bottle", _bottle_size, _bottle_parts),
-        Category(
-            "can", lambda r: _cyl(_u(r, 0.062, 0.068), _u(r, 0.11, 0.125)), _can_parts, synonyms=("tin",)
-        ),
+        Category("can", lambda r: _cyl(_u(r, 0.062, 0.068), _u(r, 0.11, 0.125)), _can_parts, synonyms=("tin",)),
         Category(
             "box",
             lambda r: (_u(r, 0.06, 0.12), _u(r, 0.05, 0.1), _u(r, 0.04, 0.1)),
@@ -331,9 +327,7 @@ CATEGORIES: dict[str, Category] = {
         Category("block", _block_size, _box_parts, synonyms=("cube",)),
         Category("ball", _ball_size, _ball_parts, density=200),
         Category("orange", _orange_size, _orange_parts, colors=("orange",), density=800),
-        Category(
-            "marker", _marker_size, _marker_parts, colors=_FRUIT_FREE, has_front=True, synonyms=("pen",)
-        ),
+        Category("marker", _marker_size, _marker_parts, colors=_FRUIT_FREE, has_front=True, synonyms=("pen",)),
         Category("jar", _jar_size, _jar_parts, synonyms=("container",), container=True),
     )
 }
@@ -348,9 +342,7 @@ def get_category(name: str) -> Category:
     try:
         return CATEGORIES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown object category {name!r}; known categories: {', '.join(CATEGORIES)}"
-        ) from None
+        raise ValueError(f"unknown object category {name!r}; known categories: {', '.join(CATEGORIES)}") from None
 
 
 def check_color(name: str) -> str:

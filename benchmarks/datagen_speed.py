@@ -115,9 +115,7 @@ def main() -> None:
                 rows[(robot, label)] = per_worker(robot, size, args.samples, tmp)
         head = list(next(iter(rows.values()))[2])
         print(
-            "| robot | image | samples/s per worker | samples per CPU-s | "
-            + " | ".join(f"{h} ms" for h in head)
-            + " |"
+            "| robot | image | samples/s per worker | samples per CPU-s | " + " | ".join(f"{h} ms" for h in head) + " |"
         )
         print("|---|---|---:|---:|" + "---:|" * len(head))
         for (robot, label), (rate, cpu_rate, parts) in rows.items():

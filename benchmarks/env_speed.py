@@ -26,16 +26,12 @@ def bench_robot(robot: str, n_objects: int, seconds: float) -> dict[str, float]:
     row: dict[str, float] = {}
     row["physics steps/s"] = 100 * rate(lambda: mujoco.mj_step(sim.model, sim.data, 100), seconds)
     row["RGB 224² fps"] = rate(lambda: sim.render("agent", depth=False, size=(224, 224)), seconds)
-    row["RGB-D+seg 224² fps"] = rate(
-        lambda: sim.render("agent", depth=True, seg=True, size=(224, 224)), seconds
-    )
+    row["RGB-D+seg 224² fps"] = rate(lambda: sim.render("agent", depth=True, seg=True, size=(224, 224)), seconds)
     row["RGB 640×480 fps"] = rate(lambda: sim.render("agent", depth=False, size=(640, 480)), seconds)
     row["reset (new scene)/s"] = rate(lambda: sim.reset_scene(np.random.default_rng(1), cfg), seconds)
     sim.close()
 
-    env = gym.make(
-        f"roboref/Refer-{'UR5e' if robot == 'ur5e' else 'G1'}-v0", num_objects=(n_objects, n_objects)
-    )
+    env = gym.make(f"roboref/Refer-{'UR5e' if robot == 'ur5e' else 'G1'}-v0", num_objects=(n_objects, n_objects))
     env.reset(seed=0)
     seeds = iter(range(1, 10**9))
 

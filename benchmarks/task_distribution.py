@@ -47,8 +47,10 @@ def main() -> None:
         by_steps[task.kind][task.num_steps] += 1
         for r in set(task.relations) or {"(filter only)"}:
             by_rel[r][task.kind] += 1
-    print(f"{made} tasks from {scenes} scenes ({args.robot}, split={args.split}); "
-          f"engine {1000 * engine_s / scenes:.1f} ms per scene (view + program)")
+    print(
+        f"{made} tasks from {scenes} scenes ({args.robot}, split={args.split}); "
+        f"engine {1000 * engine_s / scenes:.1f} ms per scene (view + program)"
+    )
     print("\n| relation | group | location | placement |\n|---|---|---:|---:|")
     for name in [*RELATIONS, "(filter only)"]:
         group = RELATIONS[name].group if name in RELATIONS else "-"

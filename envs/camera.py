@@ -37,9 +37,7 @@ class CameraSpec:
 
     def __post_init__(self):
         if self.width <= 0 or self.height <= 0:
-            raise ValueError(
-                f"camera {self.name!r}: image size must be positive, got {self.width}x{self.height}"
-            )
+            raise ValueError(f"camera {self.name!r}: image size must be positive, got {self.width}x{self.height}")
         if not 1.0 <= self.fovy <= 170.0:
             raise ValueError(f"camera {self.name!r}: fovy must be in [1, 170] degrees, got {self.fovy}")
         if np.linalg.norm(np.subtract(self.lookat, self.pos)) < 1e-6:
@@ -153,9 +151,7 @@ class Renderer:
     multisampling. ``quality=True`` turns shadows, reflections and 4× multisampling on for video.
     """
 
-    def __init__(
-        self, model: mujoco.MjModel, geom_labels: np.ndarray, quality: bool = False, max_geom: int = 2000
-    ):
+    def __init__(self, model: mujoco.MjModel, geom_labels: np.ndarray, quality: bool = False, max_geom: int = 2000):
         self.model = model
         self.geom_labels = np.asarray(geom_labels, dtype=np.uint8)
         self.quality = quality
@@ -204,9 +200,7 @@ class Renderer:
             raise ValueError(f"unknown camera {camera!r}; cameras: {', '.join(names)}")
         self._gl.make_current()
         self._cam.fixedcamid = cam_id
-        mujoco.mjv_updateScene(
-            model, data, self._opt, None, self._cam, mujoco.mjtCatBit.mjCAT_ALL, self._scene
-        )
+        mujoco.mjv_updateScene(model, data, self._opt, None, self._cam, mujoco.mjtCatBit.mjCAT_ALL, self._scene)
         rect = mujoco.MjrRect(0, 0, width, height)
         out = Frame()
         if rgb or depth:

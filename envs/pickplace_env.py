@@ -67,9 +67,7 @@ class PickPlaceEnvConfig:
         if not (16 <= w <= 2048 and 16 <= h <= 2048):
             raise ValueError(f"image_size must be (width, height) in [16, 2048], got {self.image_size}")
         if self.camera not in [c.name for c in DEFAULT_CAMERAS]:
-            raise ValueError(
-                f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, got {self.camera!r}"
-            )
+            raise ValueError(f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, got {self.camera!r}")
         if self.tasks_per_episode < 1:
             raise ValueError(f"tasks_per_episode must be >= 1, got {self.tasks_per_episode}")
         if not 0.005 <= self.place_radius <= 0.3:
@@ -91,8 +89,7 @@ class PickPlaceEnvConfig:
     def scene_config(self) -> SceneConfig:
         w, h = self.image_size
         cams = tuple(
-            CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c
-            for c in DEFAULT_CAMERAS
+            CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c for c in DEFAULT_CAMERAS
         )
         return SceneConfig(
             robot=self.robot,
@@ -242,9 +239,7 @@ class PickPlaceEnv(gym.Env):
 
     def _pick_task(self) -> ReferringTask | None:
         """ "Pick up the mug behind the red bowl.": a location program of the task engine."""
-        return sample_task(
-            self.np_random, self._view(self.frame), self._task_config("location"), style="pick"
-        )
+        return sample_task(self.np_random, self._view(self.frame), self._task_config("location"), style="pick")
 
     def _place_task(self, held: int) -> ReferringTask | None:
         """ "Put the red block left of the blue can.": a placement program of the task engine for the
@@ -301,9 +296,7 @@ class PickPlaceEnv(gym.Env):
         if a.shape != (2,):
             raise ValueError(f"action must be a point (x, y) of shape (2,), got shape {a.shape}")
         if not np.isfinite(a).all() or (a < 0).any() or (a > 1).any():
-            raise ValueError(
-                f"action {a.tolist()} must be finite with x, y in [0, 1] (normalized image point)"
-            )
+            raise ValueError(f"action {a.tolist()} must be finite with x, y in [0, 1] (normalized image point)")
         return a
 
     def _obs(self) -> dict:

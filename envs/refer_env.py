@@ -61,9 +61,7 @@ class ReferEnvConfig:
         if not (16 <= w <= 2048 and 16 <= h <= 2048):
             raise ValueError(f"image_size must be (width, height) in [16, 2048], got {self.image_size}")
         if self.camera not in [c.name for c in DEFAULT_CAMERAS]:
-            raise ValueError(
-                f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, got {self.camera!r}"
-            )
+            raise ValueError(f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, got {self.camera!r}")
         if self.tasks_per_episode < 1:
             raise ValueError(f"tasks_per_episode must be >= 1, got {self.tasks_per_episode}")
         if self.physics_steps_per_action < 0:
@@ -101,8 +99,7 @@ class ReferEnvConfig:
             categories = tuple(c for c in (categories or CATEGORIES) if c not in UNSEEN_CATEGORIES)
             colors = tuple(c for c in (colors or PALETTE) if c not in UNSEEN_COLORS)
         cams = tuple(
-            CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c
-            for c in DEFAULT_CAMERAS
+            CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c for c in DEFAULT_CAMERAS
         )
         return SceneConfig(
             robot=self.robot,
@@ -226,9 +223,7 @@ class ReferEnv(gym.Env):
     # --- helpers ----------------------------------------------------------------------------
     def _sample_task(self) -> ReferringTask | None:
         K, T = self.sim.camera_pose(self.config.camera)
-        self.view = SceneView(
-            self.sim.scene, self.frame.seg, self.frame.depth, K, T, self.scene_config.placement_area
-        )
+        self.view = SceneView(self.sim.scene, self.frame.seg, self.frame.depth, K, T, self.scene_config.placement_area)
         return sample_task(self.np_random, self.view, self.task_config)
 
     def _check_action(self, action) -> np.ndarray:

@@ -25,9 +25,7 @@ MAX_OBJECTS = 30  # hard cap on slots in one compiled world
 #: "overview" is a corner view for videos.
 DEFAULT_CAMERAS = (
     CameraSpec("agent", pos=(0.75, 0.0, 1.62), lookat=(-0.18, 0.0, 0.8), fovy=60.0),
-    CameraSpec(
-        "overview", pos=(0.95, -1.25, 1.65), lookat=(-0.3, 0.0, 0.9), fovy=50.0, width=448, height=336
-    ),
+    CameraSpec("overview", pos=(0.95, -1.25, 1.65), lookat=(-0.3, 0.0, 0.9), fovy=50.0, width=448, height=336),
 )
 
 
@@ -108,11 +106,7 @@ class SceneConfig:
 
     def __post_init__(self):
         get_robot(self.robot)
-        lo, hi = (
-            (self.num_objects, self.num_objects)
-            if isinstance(self.num_objects, int)
-            else tuple(self.num_objects)
-        )
+        lo, hi = (self.num_objects, self.num_objects) if isinstance(self.num_objects, int) else tuple(self.num_objects)
         if not (1 <= lo <= hi <= MAX_OBJECTS):
             raise ValueError(
                 f"num_objects must be an int or (min, max) with 1 <= min <= max <= {MAX_OBJECTS}, "
@@ -135,8 +129,7 @@ class SceneConfig:
         tx, ty = self.table_size[0] / 2, self.table_size[1] / 2
         if not (-tx <= x0 < x1 <= tx and -ty <= y0 < y1 <= ty):
             raise ValueError(
-                f"placement area {self.placement_area} must lie on the table "
-                f"x in [{-tx}, {tx}], y in [{-ty}, {ty}]"
+                f"placement area {self.placement_area} must lie on the table x in [{-tx}, {tx}], y in [{-ty}, {ty}]"
             )
         self._check_fits()
 
@@ -246,14 +239,10 @@ def _place(
             if 2 * r > min(x1 - x0, y1 - y0):
                 continue
             x, y = rng.uniform(x0 + r, x1 - r), rng.uniform(y0 + r, y1 - r)
-            if all(
-                math.hypot(x - o.pos[0], y - o.pos[1]) >= r + o.footprint_radius + cfg.min_gap for o in placed
-            ):
+            if all(math.hypot(x - o.pos[0], y - o.pos[1]) >= r + o.footprint_radius + cfg.min_gap for o in placed):
                 yaw = float(rng.uniform(-math.pi, math.pi))
                 placed.append(
-                    ObjectSpec(
-                        cat.name, color, size, (float(x), float(y), TABLE_HEIGHT + 0.001), _yaw_quat(yaw)
-                    )
+                    ObjectSpec(cat.name, color, size, (float(x), float(y), TABLE_HEIGHT + 0.001), _yaw_quat(yaw))
                 )
                 break
         else:

@@ -108,9 +108,7 @@ def compose_world(
             rgba=[0.25, 0.25, 0.28, 1],
             group=VISIBLE_GROUP,
         )
-    frame = wb.add_frame(
-        pos=list(mount), quat=[np.cos(rspec.mount_yaw / 2), 0, 0, np.sin(rspec.mount_yaw / 2)]
-    )
+    frame = wb.add_frame(pos=list(mount), quat=[np.cos(rspec.mount_yaw / 2), 0, 0, np.sin(rspec.mount_yaw / 2)])
     spec.attach(rspec.load(max_faces), frame=frame, prefix=ROBOT_PREFIX)
 
     for k in range(n_slots):
@@ -258,9 +256,7 @@ class World:
         """Show ``spec``'s objects in the slots and put the robot at home (resets ``data``)."""
         m = self.model
         if len(spec.objects) > self.n_slots:
-            raise ValueError(
-                f"scene has {len(spec.objects)} objects but the world has only {self.n_slots} slots"
-            )
+            raise ValueError(f"scene has {len(spec.objects)} objects but the world has only {self.n_slots} slots")
         if spec.robot != self.robot.name:
             raise ValueError(f"scene is for robot {spec.robot!r}, world has {self.robot.name!r}")
         for k in range(self.n_slots):

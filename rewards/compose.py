@@ -112,9 +112,7 @@ def compute_reward(
             terms["point"] = 0.0
             reasons["point"] = parsed.reason if parsed is not None and not parsed.ok else "no point"
         elif cfg.point_mode == "l1":
-            terms["point"], reasons["point"] = point_within_l1(
-                points[0], task.point, (w, h), cfg.point_tol_px
-            )
+            terms["point"], reasons["point"] = point_within_l1(points[0], task.point, (w, h), cfg.point_tol_px)
         else:
             terms["point"], reasons["point"] = points_reward(
                 points, task.mask, cfg.point_aggregate, cfg.outside_max, cfg.sigma
@@ -125,9 +123,7 @@ def compute_reward(
         else:
             n_ok, n_bad = len(parsed.steps), len(parsed.step_errors)
             terms["step_format"] = n_ok / (n_ok + n_bad) if n_ok + n_bad else 0.0
-            reasons["step_format"] = (
-                parsed.step_errors[0] if n_bad else ("ok" if n_ok else "no reasoning steps")
-            )
+            reasons["step_format"] = parsed.step_errors[0] if n_bad else ("ok" if n_ok else "no reasoning steps")
     if on("process"):
         value, reason, _ = process_reward(list(steps), list(task.steps), (w, h), cfg.process)
         terms["process"], reasons["process"] = value, reason

@@ -71,9 +71,7 @@ def parse_answer(text: object) -> ParsedAnswer:
         if not (math.isfinite(x) and math.isfinite(y)):
             return ParsedAnswer(None, f"non-finite coordinate in ({xs}, {ys})", **base)
         if x > 1.0 or y > 1.0:
-            return ParsedAnswer(
-                None, f"pixel coordinates ({xs}, {ys}): points must be normalized to [0, 1]", **base
-            )
+            return ParsedAnswer(None, f"pixel coordinates ({xs}, {ys}): points must be normalized to [0, 1]", **base)
         if x < 0.0 or y < 0.0:
             return ParsedAnswer(None, f"negative coordinate in ({xs}, {ys})", **base)
         points.append((x, y))

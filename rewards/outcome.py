@@ -22,9 +22,7 @@ def _get(result: Any, name: str, default=False):
     return getattr(result, name, default)
 
 
-def outcome_reward(
-    result: Any, kind: str = "location", cfg: OutcomeConfig | None = None
-) -> tuple[float, str]:
+def outcome_reward(result: Any, kind: str = "location", cfg: OutcomeConfig | None = None) -> tuple[float, str]:
     """Location (pick): grasped + lifted credit, full marks when both. Placement: placed inside
     the target region + stable after release. ``result`` is an ``ExecutionResult`` or its dict."""
     cfg = cfg or OutcomeConfig()

@@ -62,8 +62,7 @@ def run(cfg: DictConfig) -> int:
             }
         )
         print(
-            f"episode {ep + 1}/{cfg.episodes}: {obs['instruction']!r} -> "
-            f"{'hit' if step_info['success'] else 'miss'}",
+            f"episode {ep + 1}/{cfg.episodes}: {obs['instruction']!r} -> {'hit' if step_info['success'] else 'miss'}",
             flush=True,
         )
     env.close()

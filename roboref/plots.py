@@ -19,9 +19,7 @@ def _bars(ax, groups: dict[str, dict], title: str) -> None:
     hi = np.array([groups[n]["ci95"][1] for n in names]) * 100
     yerr = np.clip([rates - lo, hi - rates], 0, None)  # float round-off can dip below 0
     ax.bar(range(len(names)), rates, yerr=yerr, capsize=3, color="#4c78a8")
-    ax.set_xticks(
-        range(len(names)), [f"{n}\n(n={groups[n]['n']})" for n in names], rotation=60, ha="right", fontsize=7
-    )
+    ax.set_xticks(range(len(names)), [f"{n}\n(n={groups[n]['n']})" for n in names], rotation=60, ha="right", fontsize=7)
     ax.set_ylim(0, 100)
     ax.set_ylabel("success % (95 % CI)")
     ax.set_title(title)

@@ -61,13 +61,9 @@ def split_dir(root: str | Path, split: str) -> Path:
 def load_split(root: str | Path, split: str) -> list[BenchEntry]:
     """All entries of one split, with paths checked."""
     folder = split_dir(root, split)
-    candidates = (
-        [folder / "question.json"] if (folder / "question.json").exists() else sorted(folder.glob("*.json"))
-    )
+    candidates = [folder / "question.json"] if (folder / "question.json").exists() else sorted(folder.glob("*.json"))
     if len(candidates) != 1:
-        raise ValueError(
-            f"{folder}: expected question.json (or exactly one .json file), found {len(candidates)}"
-        )
+        raise ValueError(f"{folder}: expected question.json (or exactly one .json file), found {len(candidates)}")
     entries = json.loads(candidates[0].read_text())
     if not isinstance(entries, list):
         raise ValueError(f"{candidates[0]}: expected a JSON list of entries")

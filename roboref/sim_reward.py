@@ -49,9 +49,7 @@ def score_item(item: _Item) -> tuple[float, str]:
     if execution is None:
         return 0.0, out.get("failure", "not executed")
     if task.kind == "location" and execution.get("target_object") != task.target:
-        return 0.0, "picked the wrong object" if execution.get("grasped") else (
-            execution.get("failure") or ""
-        )
+        return 0.0, "picked the wrong object" if execution.get("grasped") else (execution.get("failure") or "")
     if task.kind == "placement" and out.get("failure") == "outside_region":
         return 0.0, "placed outside the referred region"
     return outcome_reward(execution, task.kind)
@@ -79,9 +77,7 @@ class SimOutcomeReward:
             if seeds[i] is None or robots[i] not in ENV_IDS:
                 reasons[i] = "row has no seed" if seeds[i] is None else f"unknown robot {robots[i]!r}"
                 continue
-            items.append(
-                _Item(robots[i], self.env_kwargs_json, int(seeds[i]), instructions[i], completion_text(c))
-            )
+            items.append(_Item(robots[i], self.env_kwargs_json, int(seeds[i]), instructions[i], completion_text(c)))
             index.append(i)
         # order is kept by scoring in index order: parallel_map is unordered, so tag each item
         results = dict(parallel_map(_score_tagged, list(enumerate(items)), self.workers))

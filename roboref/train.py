@@ -16,6 +16,8 @@ TRAINERS: dict[str, tuple[str, str]] = {
     "vlm-sft": ("roboref.agents.vlm.train", "sft_command"),
     "vlm-rft": ("roboref.agents.vlm.train", "rft_command"),
     "ppo": ("roboref.train_ppo", "run"),
+    "sft": ("roboref.agents.refpoint.commands", "sft_command"),
+    "rft": ("roboref.agents.refpoint.commands", "rft_command"),
 }
 
 USAGE = "roboref train {" + "|".join(TRAINERS) + "} out=DIR [profile=cpu|gpu|multi_gpu] [key=value ...]"

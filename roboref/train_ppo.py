@@ -104,9 +104,7 @@ def _run(cfg: DictConfig, out: Path) -> int:
         model = PPO("MultiInputPolicy", env, seed=int(cfg.seed), device="cpu", verbose=0, **ppo_kwargs)
         reset = True
     t0 = time.perf_counter()
-    model.learn(
-        total_timesteps=int(cfg.total_timesteps), reset_num_timesteps=reset, progress_bar=bool(cfg.progress)
-    )
+    model.learn(total_timesteps=int(cfg.total_timesteps), reset_num_timesteps=reset, progress_bar=bool(cfg.progress))
     seconds = time.perf_counter() - t0
     model.save(model_path)
     env.close()

@@ -32,14 +32,10 @@ def annotate(
     img = Image.fromarray(rgb).resize((w * scale, h * scale), Image.NEAREST)
     draw = ImageDraw.Draw(img)
     if mask is not None:
-        edge = mask & ~(
-            np.roll(mask, 1, 0) & np.roll(mask, -1, 0) & np.roll(mask, 1, 1) & np.roll(mask, -1, 1)
-        )
+        edge = mask & ~(np.roll(mask, 1, 0) & np.roll(mask, -1, 0) & np.roll(mask, 1, 1) & np.roll(mask, -1, 1))
         rows, cols = np.nonzero(edge)
         for r, c in zip(rows, cols, strict=True):
-            draw.rectangle(
-                [c * scale, r * scale, c * scale + scale - 1, r * scale + scale - 1], fill=(255, 255, 255)
-            )
+            draw.rectangle([c * scale, r * scale, c * scale + scale - 1, r * scale + scale - 1], fill=(255, 255, 255))
     if point is not None:
         x, y = point[0] * w * scale, point[1] * h * scale
         color = (255, 220, 0) if success is None else ((40, 230, 40) if success else (240, 40, 40))

@@ -89,9 +89,7 @@ def make_shard(job: ShardJob) -> ShardResult:
     return _process_maker()(job)
 
 
-def run_shards(
-    jobs: list[ShardJob], workers: int, ray_address: str | None, temp_dir: Path
-) -> Iterator[ShardResult]:
+def run_shards(jobs: list[ShardJob], workers: int, ray_address: str | None, temp_dir: Path) -> Iterator[ShardResult]:
     """Shards as they finish: inline for one worker (the GL context lives in this process and is
     closed at the end), spawned local processes for several, Ray tasks with an address."""
     if not ray_address and (workers == 1 or len(jobs) <= 1):

@@ -53,9 +53,7 @@ def test_project_unproject_round_trip():
 def test_depth_unprojects_onto_true_surfaces(sim):
     """Every table pixel unprojects onto the table plane and every pixel of a box onto the box
     surface, within 2 mm."""
-    box = ObjectSpec(
-        "box", "blue", (0.1, 0.08, 0.06), (-0.1, 0.05, TABLE_HEIGHT), (np.cos(0.3), 0.0, 0.0, np.sin(0.3))
-    )
+    box = ObjectSpec("box", "blue", (0.1, 0.08, 0.06), (-0.1, 0.05, TABLE_HEIGHT), (np.cos(0.3), 0.0, 0.0, np.sin(0.3)))
     sim.set_scene(SceneSpec(robot="ur5e", objects=(box,)))
     frame = sim.render(seg=True)
     K, T = sim.camera_pose("agent")

@@ -9,7 +9,7 @@ from roboref.cli import main
 
 def test_demo_writes_video_frames_and_summary(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "episodes=2", f"out={out}", "hold_frames=1"]) == 0
+    assert main(["demo", "agent=oracle", "episodes=2", f"out={out}", "hold_frames=1"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["robot"] == "ur5e" and summary["episodes"] == 2
     assert summary["success_rate"] == 1.0  # the oracle
@@ -40,7 +40,13 @@ def test_bad_overrides_exit_2_with_a_message(tmp_path, capsys):
 
 
 def test_console_script_help():
-    out = subprocess.run(
-        [sys.executable, "-m", "roboref.cli", "--help"], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-m", "roboref.cli", "--help"], capture_output=True, text=True, check=True)
     assert "roboref demo" in out.stdout
+
+
+def test_default_demo_runs_the_shipped_refpoint_model(tmp_path):
+    out = tmp_path / "refpoint"
+    assert main(["demo", "episodes=3", f"out={out}", "hold_frames=1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["agent"] == "refpoint" and summary["episodes"] == 3
+    assert all(0 <= r["point"][0] <= 1 and 0 <= r["point"][1] <= 1 for r in summary["results"])

@@ -337,9 +337,7 @@ def test_pickplace_env_pick_then_place_episode():
     assert u.task.kind == "placement" and held.category in obs["instruction"]
     assert u.task.spec["held"] == u.task.held  # the task engine's placement program for the held object
     obs, r, term, trunc, info = env.step(np.array(u.task.point, np.float32))
-    assert info["success"] and info["execution"]["placed"] and term and not trunc, info["execution"][
-        "message"
-    ]
+    assert info["success"] and info["execution"]["placed"] and term and not trunc, info["execution"]["message"]
     env.close()
 
 

@@ -258,9 +258,7 @@ def test_ray_local_cluster_gives_the_same_data(data_dir, tmp_path):
     assert datagen(out, "num_samples=6", "shard_size=2", "workers=2", "ray.address=local") == 0
     rows, first = rows_by_index(out), rows_by_index(data_dir)
     assert sorted(rows) == list(range(6)) and all(rows[i] == first[i] for i in rows)
-    assert json.loads((out / "manifest.json").read_text())["splits"]["train"]["last_run"]["backend"] == (
-        "ray:local"
-    )
+    assert json.loads((out / "manifest.json").read_text())["splits"]["train"]["last_run"]["backend"] == ("ray:local")
 
 
 @pytest.mark.slow
@@ -292,8 +290,7 @@ def test_killed_parallel_run_leaves_no_workers_and_resumes(tmp_path):
         assert proc.poll() is None, f"the run ended before writing two shards: {log.read_text()[-2000:]}"
         time.sleep(0.01)
     children = [
-        int(p)
-        for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     ]
     assert len(children) >= 2  # the spawned workers (and multiprocessing's resource tracker)
     proc.send_signal(signal.SIGKILL)

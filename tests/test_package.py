@@ -20,9 +20,7 @@ def test_no_generic_top_level_packages(tmp_path):
         "print([n for n in ('envs', 'rewards', 'agents', 'assets', 'configs') "
         "if u.find_spec(n)])"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 

@@ -20,9 +20,7 @@ def test_sb3_env_checker(ur5e_env):
     sb3_check_env(wrapped, warn=True)
     obs, _ = wrapped.reset(seed=0)
     ids = obs["instruction"]
-    assert ids.dtype == np.int64 and (ids > 0).sum() == min(
-        48, len(ur5e_env.unwrapped.task.instruction.split())
-    )
+    assert ids.dtype == np.int64 and (ids > 0).sum() == min(48, len(ur5e_env.unwrapped.task.instruction.split()))
     assert np.array_equal(ids, wrapped.tokenizer(ur5e_env.unwrapped.task.instruction))
 
 

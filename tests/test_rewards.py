@@ -254,9 +254,7 @@ def test_roborefer_preset_matches_the_paper():
     res = compute_reward(good, task, RewardConfig.preset("roborefer"))
     assert res.terms == {"format": 1.0, "point": 1.0, "step_format": 1.0, "process": 1.0}
     assert res.total == pytest.approx(2.5)
-    far = compute_reward(
-        "<think></think><answer>[(0.0, 0.0)]</answer>", task, RewardConfig.preset("roborefer")
-    )
+    far = compute_reward("<think></think><answer>[(0.0, 0.0)]</answer>", task, RewardConfig.preset("roborefer"))
     assert far.terms["point"] == 0.0 and far.terms["format"] == 1.0
 
 

@@ -16,9 +16,7 @@ def test_sim_outcome_reward_executes_completions():
     seeds = [r[0] for r in rows] + [rows[0][0], rows[0][0]]
     instructions = [r[1] for r in rows] + [rows[0][1], "something else"]
     completions = [r[2] for r in rows] + ["[(1000, 5)]", rows[0][2]]
-    scores = reward(
-        prompts=[""] * 4, completions=completions, seed=seeds, instruction=instructions, robot=["ur5e"] * 4
-    )
+    scores = reward(prompts=[""] * 4, completions=completions, seed=seeds, instruction=instructions, robot=["ur5e"] * 4)
     assert sum(scores[:2]) >= 1.0  # the oracle points get picked up (UR5e picks ~90 %+)
     assert scores[2] == 0.0 and "pixel" in reward.last_reasons[2]
     assert scores[3] == 0.0 and "reproduce" in reward.last_reasons[3]

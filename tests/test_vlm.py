@@ -250,9 +250,7 @@ def test_sft_then_grpo_gets_nonzero_rewards(tmp_path):
         == 0
     )
     rows = [r for r in _rows(rft / "metrics.csv") if r.get("loss")]
-    assert (
-        float(rows[0]["rewards/roboref_format/mean"]) > 0 and float(rows[0]["rewards/roboref_point/mean"]) > 0
-    )
+    assert float(rows[0]["rewards/roboref_format/mean"]) > 0 and float(rows[0]["rewards/roboref_point/mean"]) > 0
 
 
 def test_lora_sft_saves_adapter_and_merged_model(tmp_path):

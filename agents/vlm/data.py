@@ -36,11 +36,7 @@ def sample_row(
 ) -> dict:
     """One training row from an observation's parts and its ground truth."""
     image = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, np.uint8))
-    mask_img = (
-        mask
-        if isinstance(mask, Image.Image)
-        else Image.fromarray(np.asarray(mask, bool).astype(np.uint8) * 255)
-    )
+    mask_img = mask if isinstance(mask, Image.Image) else Image.fromarray(np.asarray(mask, bool).astype(np.uint8) * 255)
     row = {
         "prompt": prompt_messages(instruction, with_reasoning, depth_image),
         "completion": [{"role": "assistant", "content": target_text(answer, reasoning, with_reasoning)}],
@@ -112,16 +108,12 @@ def disk_samples(
 
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise ValueError(
-            f"data_dir {data_dir} does not exist; write one with `roboref datagen out={data_dir} ...`"
-        )
+        raise ValueError(f"data_dir {data_dir} does not exist; write one with `roboref datagen out={data_dir} ...`")
     try:
         ds = datasets.load_dataset("parquet", data_dir=str(data_dir), split=split)
     except ValueError as err:  # e.g. unknown split
         raise ValueError(f"cannot load split {split!r} from {data_dir}: {err}") from err
-    need = {"image", "mask", "instruction", "answer", "reasoning", "kind"} | (
-        {"depth"} if depth_image else set()
-    )
+    need = {"image", "mask", "instruction", "answer", "reasoning", "kind"} | ({"depth"} if depth_image else set())
     missing = need - set(ds.column_names)
     if missing:
         raise ValueError(f"{data_dir} lacks the columns {sorted(missing)}; it has {ds.column_names}")

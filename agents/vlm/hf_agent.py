@@ -61,9 +61,7 @@ class HFVLMAgent(BaseAgent):
             self.name = str(model_name_or_path)
             self.model = load_model(model_name_or_path, self.device, self.dtype, trust_remote_code)
             if processor is None:
-                processor = load_processor(
-                    model_name_or_path, self.model.config.model_type, trust_remote_code
-                )
+                processor = load_processor(model_name_or_path, self.model.config.model_type, trust_remote_code)
         else:
             self.name = (
                 getattr(getattr(model_name_or_path, "config", None), "_name_or_path", "")

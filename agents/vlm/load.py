@@ -160,9 +160,7 @@ def load_processor(
     proc: Any = None
     error: Exception | None = None
     try:
-        proc = AutoProcessor.from_pretrained(
-            name, trust_remote_code=trust_remote_code, local_files_only=local
-        )
+        proc = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code, local_files_only=local)
     except (OSError, ValueError, ImportError, AttributeError, TypeError) as err:  # e.g. no torchvision
         error = err
     if proc is not None and getattr(proc, "image_processor", None) is not None:
@@ -195,7 +193,5 @@ def check_processor(processor: Any) -> None:
             f"processor {type(processor).__name__} has no image processor and tokenizer: pass a "
             "multimodal processor such as Qwen2VLProcessor (AutoProcessor of an image-text model)"
         )
-    if not getattr(processor, "chat_template", None) and not getattr(
-        processor.tokenizer, "chat_template", None
-    ):
+    if not getattr(processor, "chat_template", None) and not getattr(processor.tokenizer, "chat_template", None):
         raise VLMLoadError(f"processor {type(processor).__name__} has no chat template")

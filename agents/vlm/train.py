@@ -134,9 +134,7 @@ def load_samples(cfg: DictConfig):
     reasoning, depth = bool(cfg.prompt.reasoning), bool(cfg.prompt.depth_image)
     if d.get("data_dir"):
         n = d.get("num_samples")
-        return disk_samples(
-            d.data_dir, str(d.get("split", "train")), None if n is None else int(n), reasoning, depth
-        )
+        return disk_samples(d.data_dir, str(d.get("split", "train")), None if n is None else int(n), reasoning, depth)
     env_kwargs = OmegaConf.to_container(d.env, resolve=True) if d.get("env") is not None else {}
     return env_samples(int(d.num_samples), int(d.seed), str(d.env_id), env_kwargs, reasoning, depth)
 
@@ -199,9 +197,7 @@ def _run_sft(cfg: DictConfig) -> dict:
 
     out = Path(cfg.out)
     samples = load_samples(cfg)
-    train_set = samples.select_columns(
-        ["prompt", "completion", "images" if cfg.prompt.depth_image else "image"]
-    )
+    train_set = samples.select_columns(["prompt", "completion", "images" if cfg.prompt.depth_image else "image"])
     model, processor = load_model_and_processor(cfg)
     args = SFTConfig(**trainer_args(cfg, out))
     trainer = with_checkpoint_fix(SFTTrainer)(

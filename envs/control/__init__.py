@@ -27,9 +27,7 @@ def make_controller(robot: str, config: ControlConfig | None = None, **overrides
     try:
         cls = CONTROLLERS[robot]
     except KeyError:
-        raise ValueError(
-            f"no controller for robot {robot!r}; controllers: {', '.join(CONTROLLERS)}"
-        ) from None
+        raise ValueError(f"no controller for robot {robot!r}; controllers: {', '.join(CONTROLLERS)}") from None
     return cls(config, **overrides)
 
 

@@ -314,9 +314,7 @@ class Controller:
             mujoco.mj_contactForce(m, d, i, f)
             if f[0] > worst:
                 worst = float(f[0])
-                what = (
-                    "the table" if other in table else f"object {int(np.where(w.slot_geoms == other)[0][0])}"
-                )
+                what = "the table" if other in table else f"object {int(np.where(w.slot_geoms == other)[0][0])}"
         return worst, what
 
     def _collision_monitor(self, run: _Run, target: int):
@@ -390,9 +388,7 @@ class Controller:
         bearing = math.atan2(obj[1] - origin[1], obj[0] - origin[0])
         self._bearing = bearing
         nominal = self.nominal_yaw(sim)
-        grasp = grasp_pose(
-            sim.world, sim.data, slot, nominal, preferred_yaw=self.preferred_yaw(sim, slot, bearing)
-        )
+        grasp = grasp_pose(sim.world, sim.data, slot, nominal, preferred_yaw=self.preferred_yaw(sim, slot, bearing))
         check_on_table(sim.world, grasp.center, margin=0.0)
         if grasp.width > self.max_grasp_width:
             raise Abort(
@@ -538,9 +534,7 @@ class Controller:
         run.stable = tilt <= cfg.max_tilt and speed <= cfg.max_rest_speed
         run.placed = run.distance <= cfg.place_radius and on_surface
         if not run.stable:
-            raise Abort(
-                "unstable", f"placed object tilted {math.degrees(tilt):.0f} deg, speed {speed:.2f} m/s"
-            )
+            raise Abort("unstable", f"placed object tilted {math.degrees(tilt):.0f} deg, speed {speed:.2f} m/s")
         if not run.placed:
             raise Abort("dropped", f"object came to rest {run.distance * 100:.1f} cm from the place point")
 

@@ -117,9 +117,7 @@ class ArmIK:
         for k in range(1, n_sub + 1):
             s = k / n_sub
             sub_R = slerp([s]).as_matrix()[0]
-            target = mink.SE3.from_rotation_and_translation(
-                mink.SO3.from_matrix(sub_R), p0 + (goal_p - p0) * s
-            )
+            target = mink.SE3.from_rotation_and_translation(mink.SO3.from_matrix(sub_R), p0 + (goal_p - p0) * s)
             self.task.set_target(target)
             for _ in range(max_iters if k == n_sub else 4):
                 err = self.task.compute_error(cfg)

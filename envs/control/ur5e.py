@@ -67,9 +67,7 @@ class UR5eController(Controller):
         far moves start IK in the right basin."""
         site, _ = self.ik.site_pose(q_full)
         base = self.ik.configuration.data.body("robot/base").xpos
-        turn = math.atan2(target[1] - base[1], target[0] - base[0]) - math.atan2(
-            site[1] - base[1], site[0] - base[0]
-        )
+        turn = math.atan2(target[1] - base[1], target[0] - base[0]) - math.atan2(site[1] - base[1], site[0] - base[0])
         turn = (turn + math.pi) % (2 * math.pi) - math.pi
         q = q_full.copy()
         q[self.ik.qadr[0]] += turn

@@ -328,9 +328,7 @@ def _sample_placement(view, cfg, rels, n, rng, held_index=None):
             if held_index is not None:
                 return None  # the object in the hand does not fit on it
             held, clearance = None, 0.04
-        step = Step(
-            rel.name, (a.index,), (), rel.phrases({}, [_describe(view, a, rng)[0]])[int(rng.integers(3))]
-        )
+        step = Step(rel.name, (a.index,), (), rel.phrases({}, [_describe(view, a, rng)[0]])[int(rng.integers(3))])
         mask = evaluate_placement(view, [step], clearance)
         return (held, clearance, [step], mask) if mask.sum() >= min_px else None
     if not table_rels:
@@ -544,18 +542,14 @@ def _spec(kind, category, color, steps: list[Step], **extra) -> dict:
         "category": category,
         "color": color,
         "steps": [
-            {"relation": s.relation, "anchors": list(s.anchors), "params": {k: v for k, v in s.params}}
-            for s in steps
+            {"relation": s.relation, "anchors": list(s.anchors), "params": {k: v for k, v in s.params}} for s in steps
         ],
         **extra,
     }
 
 
 def steps_from_spec(spec: dict) -> list[Step]:
-    return [
-        Step(s["relation"], tuple(s["anchors"]), tuple(sorted(s["params"].items())), "")
-        for s in spec["steps"]
-    ]
+    return [Step(s["relation"], tuple(s["anchors"]), tuple(sorted(s["params"].items())), "") for s in spec["steps"]]
 
 
 def reevaluate(view: SceneView, spec: dict) -> np.ndarray:

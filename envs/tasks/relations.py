@@ -123,9 +123,7 @@ def _side_region(axis: int, sign: int):
         (a,) = anchors
         pc = view.table_cam
         off = sign * (pc[:, axis] - a.cam[axis])
-        return (
-            (off > a.radius + 0.02) & (np.abs(pc[:, other] - a.cam[other]) < 0.15) & (_pdist(view, a) < 0.35)
-        )
+        return (off > a.radius + 0.02) & (np.abs(pc[:, other] - a.cam[other]) < 0.15) & (_pdist(view, a) < 0.35)
 
     return region
 
@@ -156,9 +154,7 @@ def _container_room(a: ObjectFacts) -> float:
     return 0.3 * a.size[0] if a.category == "bowl" else 0.35 * min(a.size[0], a.size[1])
 
 
-def _top_surface(
-    view: SceneView, a: ObjectFacts, params: Params, room: float, depth_tol: float = 0.012
-) -> np.ndarray:
+def _top_surface(view: SceneView, a: ObjectFacts, params: Params, room: float, depth_tol: float = 0.012) -> np.ndarray:
     """Pixels of ``a`` whose 3D points lie on its top, within ``room`` of its vertical axis."""
     from roboref.envs.camera import unproject
 

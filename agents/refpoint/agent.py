@@ -1,0 +1,78 @@
+"""``RefPointAgent``: RefPoint as an ``Agent`` (arg-max point, plus its predicted reasoning steps)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from roboref.agents.base import AgentOutput, BaseAgent
+from roboref.agents.refpoint.config import KINDS
+from roboref.agents.refpoint.data import preprocess_depth, preprocess_rgb
+from roboref.agents.refpoint.model import RefPointModel
+from roboref.agents.refpoint.sampling import argmax_points
+from roboref.envs.tasks.records import ReasoningStep
+
+#: The checkpoint shipped with roboref (``assets/models/refpoint``).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "models" / "refpoint"
+
+
+def shipped_checkpoint() -> Path:
+    """The shipped checkpoint folder, whether roboref runs from a checkout or an install."""
+    from importlib.resources import files
+
+    installed = Path(str(files("roboref.assets"))) / "models" / "refpoint"
+    return installed if (installed / "model.safetensors").is_file() else DEFAULT_CHECKPOINT
+
+
+class RefPointAgent(BaseAgent):
+    """Points with a RefPoint checkpoint. Deterministic (arg-max), so ``reset`` needs no seed."""
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        model: RefPointModel | None = None,
+        threads: int | None = None,
+    ):
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = model if model is not None else RefPointModel.from_pretrained(checkpoint or shipped_checkpoint())
+        self.model.eval()
+
+    def act(self, observation: dict) -> AgentOutput:
+        return self.act_batch([observation])[0]
+
+    @torch.no_grad()
+    def act_batch(self, observations: Sequence[dict]) -> list[AgentOutput]:
+        c = self.model.config
+        rgb = np.stack([preprocess_rgb(o["rgb"], c.image_size) for o in observations])
+        depth = np.stack([preprocess_depth(o["depth"], c.image_size, c.max_depth) for o in observations])
+        rgb_t, depth_t = self.model.image_inputs(rgb, depth)
+        text, text_mask = self.model.encode_text([str(o["instruction"]) for o in observations])
+        out = self.model(rgb_t, depth_t, text, text_mask)
+        points = argmax_points(out.logits).numpy()
+        outputs = []
+        for i, (x, y) in enumerate(points):
+            steps = predicted_steps(
+                (float(x), float(y)),
+                float(out.depth[i]),
+                KINDS[int(out.kind[i].argmax())],
+                c.colors[int(out.color[i].argmax())],
+                c.categories[int(out.category[i].argmax())],
+            )
+            outputs.append(AgentOutput(point=(float(x), float(y)), text=f"[({x:.3f}, {y:.3f})]", steps=steps))
+        return outputs
+
+
+def predicted_steps(point, depth: float, kind: str, color: str, category: str) -> tuple[ReasoningStep, ...]:
+    """The trace RefPoint states: the target's position (and depth, for an object), named the
+    way the task engine names it (``free space`` for placements, ``<colour> <category>``)."""
+    if kind == "placement" or category == "free space":
+        return (ReasoningStep("Position", "free space", (round(point[0], 3), round(point[1], 3))),)
+    subject = f"{color} {category}"
+    return (
+        ReasoningStep("Position", subject, (round(point[0], 3), round(point[1], 3))),
+        ReasoningStep("Depth", subject, round(depth, 3)),
+    )

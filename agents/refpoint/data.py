@@ -1,0 +1,273 @@
+"""Training samples for RefPoint: seeded env episodes, preprocessed to the model's resolution and
+cached on disk as ``.npz`` shards (written atomically, reused by every later run).
+
+A sample is what the model sees (RGB, depth, instruction) plus its targets: the mask as a
+distribution over the heatmap grid, the full-resolution mask for scoring, the ground-truth point,
+the task kind, the target's depth, and the target's colour and category (the subject of the
+trace's last ``[Position]`` step).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from roboref.agents.refpoint.config import KINDS, SUBJECT_CATEGORIES, SUBJECT_COLORS
+
+ENV_IDS = {"ur5e": "roboref/Refer-UR5e-v0", "g1": "roboref/Refer-G1-v0"}
+#: Seed blocks per split, so train and validation never share a scene.
+SPLIT_SEED_BASE = {"train": 0, "val": 10**9, "rft": 2 * 10**9}  # rft: train-split tasks, own scenes
+TEXT_KEYS = ("instruction", "steps")  # the reasoning trace as JSON (RFT's process reward needs it)
+ARRAY_KEYS = ("rgb", "depth", "target", "mask", "point", "kind", "target_depth", "color", "category")
+
+
+def resize_area(array: np.ndarray, size: int) -> np.ndarray:
+    """Area-average a 2D float array to ``size × size`` (PIL box filter, float32)."""
+    img = Image.fromarray(np.ascontiguousarray(array, np.float32), mode="F")
+    return np.asarray(img.resize((size, size), Image.Resampling.BOX), np.float32)
+
+
+def preprocess_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
+    """RGB uint8 ``H×W×3`` to ``size×size×3`` (box filter)."""
+    if rgb.shape[:2] == (size, size):
+        return np.ascontiguousarray(rgb, np.uint8)
+    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BOX), np.uint8)
+
+
+def preprocess_depth(depth: np.ndarray, size: int, max_depth: float) -> np.ndarray:
+    """Metric depth clipped to ``[0, max_depth]`` (the background reads 100 m), area-resized."""
+    d = np.nan_to_num(np.asarray(depth, np.float32), nan=max_depth, posinf=max_depth)
+    return resize_area(np.clip(d, 0.0, max_depth), size)
+
+
+def mask_target(mask: np.ndarray, grid: int) -> np.ndarray:
+    """The mask as a distribution over ``grid × grid`` cells (the heatmap's cross-entropy target)."""
+    frac = resize_area(np.asarray(mask, np.float32), grid)
+    total = frac.sum()
+    return frac / total if total > 0 else np.full_like(frac, 1.0 / frac.size)
+
+
+def subject_labels(steps) -> tuple[int, int]:
+    """``(colour, category)`` indices of the target named in the trace's last Position step;
+    -1 where unknown (ignored by the loss)."""
+    pos = [s for s in steps if s.kind == "Position"]
+    if not pos:
+        return -1, -1
+    subject = pos[-1].subject.strip().lower()
+    if subject in SUBJECT_CATEGORIES:
+        return -1, SUBJECT_CATEGORIES.index(subject)
+    color, _, category = subject.partition(" ")
+    c = SUBJECT_COLORS.index(color) if color in SUBJECT_COLORS else -1
+    k = SUBJECT_CATEGORIES.index(category) if category in SUBJECT_CATEGORIES else -1
+    return c, k
+
+
+def target_depth(depth: np.ndarray, mask: np.ndarray, max_depth: float) -> float:
+    """Median depth over the target's visible pixels (metres), the model's depth-step target."""
+    vals = np.asarray(depth, np.float32)[np.asarray(mask, bool)]
+    vals = vals[np.isfinite(vals)]
+    return float(np.clip(np.median(vals), 0.0, max_depth)) if vals.size else float("nan")
+
+
+def encode_sample(obs: dict, task, image_size: int, grid: int, max_depth: float) -> dict:
+    """One observation and its task as the arrays of a shard row."""
+    color, category = subject_labels(task.steps)
+    mask = np.asarray(task.mask, bool)
+    return {
+        "rgb": preprocess_rgb(obs["rgb"], image_size),
+        "depth": preprocess_depth(obs["depth"], image_size, max_depth).astype(np.float16),
+        "target": mask_target(mask, grid).astype(np.float16),
+        "mask": np.packbits(mask, axis=None),
+        "mask_shape": np.array(mask.shape, np.int32),
+        "point": np.array(task.point, np.float32),
+        "kind": np.int8(KINDS.index(task.kind)),
+        "target_depth": np.float32(target_depth(obs["depth"], mask, max_depth)),
+        "color": np.int8(color),
+        "category": np.int8(category),
+        "instruction": obs["instruction"],
+        "steps": json.dumps([st.to_dict() for st in task.steps]),
+    }
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """``count`` samples of ``robot`` from consecutive seeds starting at ``start``."""
+
+    robot: str
+    split: str
+    start: int
+    count: int
+    image_size: int
+    grid: int
+    max_depth: float
+
+    @property
+    def name(self) -> str:
+        return (
+            f"{self.robot}-{self.split}-s{self.image_size}g{self.grid}d{self.max_depth:g}"
+            f"-{self.start:010d}-{self.count}.npz"
+        )
+
+
+def atomic_savez(path: Path, **arrays) -> None:
+    """Write an ``.npz`` via a temporary file and ``os.replace``: a killed writer leaves no
+    half-written shard behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary outputs
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def make_train_env(robot: str):
+    """The ``task_split="train"`` env of ``robot``. Where the robot's table cannot fit the default
+    15 objects without the held-out categories (G1 at the time of writing), one fewer is used."""
+    import gymnasium as gym
+
+    import roboref.envs  # noqa: F401  (registers the env ids)
+
+    try:
+        return gym.make(ENV_IDS[robot], task_split="train")
+    except ValueError as err:
+        if "do not fit" not in str(err):
+            raise
+        return gym.make(ENV_IDS[robot], task_split="train", num_objects=(4, 14))
+
+
+def generate_shard(spec: ShardSpec, cache_dir: str | Path) -> Path:
+    """Render ``spec``'s episodes (``task_split="train"`` scenes and programs) into one shard."""
+    path = Path(cache_dir) / spec.name
+    if path.exists():
+        return path
+    env = make_train_env(spec.robot)
+    rows = []
+    try:
+        for i in range(spec.count):
+            seed = SPLIT_SEED_BASE[spec.split] + spec.start + i
+            try:
+                obs, _ = env.reset(seed=seed)
+            except RuntimeError:  # no valid program for this seed: skip it, deterministically
+                continue
+            row = encode_sample(obs, env.unwrapped.task, spec.image_size, spec.grid, spec.max_depth)
+            row["seed"] = np.int64(seed)
+            rows.append(row)
+    finally:
+        env.close()
+    arrays = {k: np.stack([r[k] for r in rows]) for k in rows[0] if k not in TEXT_KEYS}
+    for k in TEXT_KEYS:
+        arrays[k] = np.array([r[k] for r in rows], dtype=np.str_)
+    atomic_savez(path, **arrays)
+    return path
+
+
+def shard_specs(
+    num_samples: int,
+    split: str,
+    robots: Sequence[str],
+    image_size: int,
+    grid: int,
+    max_depth: float,
+    shard_size: int = 250,
+) -> list[ShardSpec]:
+    """Shards covering ``num_samples`` samples, alternating robots shard by shard. The same
+    arguments always give the same shards, so a cache is shared by every run that asks for it."""
+    specs, n, i = [], 0, 0
+    while n < num_samples:
+        count = min(shard_size, num_samples - n)
+        robot = robots[i % len(robots)]
+        specs.append(ShardSpec(robot, split, (i // len(robots)) * shard_size, count, image_size, grid, max_depth))
+        n += count
+        i += 1
+    return specs
+
+
+def build_cache(
+    specs: Sequence[ShardSpec], cache_dir: str | Path, workers: int = 1, progress: bool = True
+) -> list[Path]:
+    """Generate the missing shards (in ``workers`` processes) and return all shard paths."""
+    from tqdm import tqdm
+
+    cache_dir = Path(cache_dir)
+    missing = [s for s in specs if not (cache_dir / s.name).exists()]
+    if missing:
+        bar = tqdm(total=len(missing), desc="generating shards", unit="shard", disable=not progress)
+        if workers <= 1:
+            for s in missing:
+                generate_shard(s, cache_dir)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                for _ in pool.map(generate_shard, missing, [cache_dir] * len(missing)):
+                    bar.update()
+        bar.close()
+    return [cache_dir / s.name for s in specs]
+
+
+class SampleSet:
+    """All samples of a list of shards, in memory, indexed ``0..len-1`` in shard order."""
+
+    def __init__(self, paths: Sequence[str | Path]):
+        if not paths:
+            raise ValueError("SampleSet needs at least one shard")
+        parts: dict[str, list] = {}
+        self.paths = [Path(p) for p in paths]
+        self.sizes: list[int] = []
+        for p in paths:
+            try:
+                with np.load(p, allow_pickle=False) as z:
+                    for k in (*ARRAY_KEYS, "instruction", "mask_shape"):
+                        parts.setdefault(k, []).append(z[k])
+                    self.sizes.append(len(z["rgb"]))
+                    parts.setdefault("steps", []).append(z["steps"] if "steps" in z else None)
+            except (OSError, ValueError, KeyError) as err:
+                raise ValueError(f"{p}: not a readable RefPoint shard ({err}); delete it to regenerate") from err
+        steps = parts.pop("steps")
+        self.arrays = {k: np.concatenate(v) for k, v in parts.items()}
+        self.has_steps = all(s is not None for s in steps)
+        if self.has_steps:
+            self.arrays["steps"] = np.concatenate(steps)
+
+    def __len__(self) -> int:
+        return len(self.arrays["rgb"])
+
+    def mask(self, i: int) -> np.ndarray:
+        """Full-resolution boolean target mask of sample ``i``."""
+        h, w = self.arrays["mask_shape"][i]
+        return np.unpackbits(self.arrays["mask"][i], count=h * w).reshape(h, w).astype(bool)
+
+    def task(self, i: int):
+        """Sample ``i`` as a ``ReferringTask`` the reward functions can score (needs shards
+        written with the reasoning trace)."""
+        from roboref.agents.refpoint.config import KINDS
+        from roboref.envs.tasks.records import ReasoningStep, ReferringTask
+
+        if not self.has_steps:
+            raise ValueError("these shards have no reasoning traces (written by an older RefPoint); regenerate them")
+        steps = tuple(
+            ReasoningStep(d["kind"], d["subject"], tuple(d["value"]) if isinstance(d["value"], list) else d["value"])
+            for d in json.loads(str(self.arrays["steps"][i]))
+        )
+        a = self.arrays
+        return ReferringTask(
+            instruction=str(a["instruction"][i]),
+            kind=KINDS[int(a["kind"][i])],
+            mask=self.mask(i),
+            point=(float(a["point"][i][0]), float(a["point"][i][1])),
+            steps=steps,
+        )
+
+    def batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: self.arrays[k][idx] for k in (*ARRAY_KEYS, "instruction") if k != "mask"}
