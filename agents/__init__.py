@@ -2,6 +2,7 @@
 
 from roboref.agents.base import Agent, AgentOutput, BaseAgent
 from roboref.agents.baselines import OracleAgent, RandomAgent
+from roboref.agents.heuristic import HeuristicAgent
 
 
 def _refpoint_agent(checkpoint=None, **kwargs):
@@ -12,7 +13,7 @@ def _refpoint_agent(checkpoint=None, **kwargs):
     return RefPointAgent(checkpoint, **kwargs)
 
 
-AGENTS = {"oracle": OracleAgent, "random": RandomAgent, "refpoint": _refpoint_agent}
+AGENTS = {"oracle": OracleAgent, "random": RandomAgent, "heuristic": HeuristicAgent, "refpoint": _refpoint_agent}
 
 
 #: Name prefixes that take an argument after the colon.
@@ -38,6 +39,8 @@ def make_agent(name: str, env=None, seed: int | None = None):
         return OracleAgent(env)
     if name == "random":
         return RandomAgent(seed)
+    if name == "heuristic":
+        return HeuristicAgent(seed)
     if name == "refpoint" or name.startswith("refpoint:"):  # refpoint:DIR loads another checkpoint
         return _refpoint_agent(name.partition(":")[2] or None)
     if name.startswith("hf:"):

@@ -52,3 +52,22 @@ def test_random_agent_mostly_misses(ur5e_env):
 def test_unknown_agent_lists_known_ones():
     with pytest.raises(ValueError, match="oracle"):
         make_agent("gpt")
+
+
+def test_heuristic_agent_uses_only_the_observation_and_beats_random():
+    import gymnasium as gym
+
+    from roboref.agents import HeuristicAgent
+
+    env = gym.make("roboref/Refer-UR5e-v0", kinds=["location"], num_steps=[1, 1])
+    heuristic, rand, h_hits, r_hits = HeuristicAgent(seed=0), RandomAgent(seed=0), 0, 0
+    for seed in range(30):
+        obs, _ = env.reset(seed=seed)
+        mask = env.unwrapped.task.mask
+        h_hits += point_in_mask(heuristic.act(obs).point, mask)[0]
+        r_hits += point_in_mask(rand.act(obs).point, mask)[0]
+    env.close()
+    assert h_hits >= 6 and h_hits > r_hits + 4
+    # without depth or camera (RefSpatial-Bench images) it still answers a valid point
+    out = heuristic.act({"rgb": obs["rgb"], "depth": None, "instruction": "Point to the red mug."})
+    assert point_in_mask(out.point, mask)[1] in ("inside mask", "outside mask")
