@@ -288,3 +288,12 @@ def test_ppo_learning_curve_and_resume(tmp_path):
     curve = _rows(out / "learning_curve.csv")
     assert len(curve) == 16 and all(0.0 <= float(r["mean_reward"]) <= 2.0 for r in curve)
     assert Image.open(out / "learning_curve.png").size == (480, 320)
+
+
+def test_resumed_grpo_run_continues_from_its_checkpoint(tmp_path):
+    out = tmp_path / "rft_resume"
+    base = ["train", "vlm-rft", f"out={out}", "data.num_samples=4", "trainer.save_steps=2"]
+    assert main([*base, "trainer.max_steps=2"]) == 0
+    assert main([*base, "trainer.max_steps=3", "resume=true"]) == 0
+    second = json.loads((out / "summary.json").read_text())
+    assert second["steps"] == 3 and second["resumed_from"].endswith("checkpoint-2")
