@@ -16,19 +16,26 @@ done; ``truncated`` ends one whose physics became unstable or whose robot is stu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
-from roboref.envs.camera import SEG_TABLE, CameraSpec, project, unproject
+from roboref.envs.camera import SEG_TABLE, project, unproject
 from roboref.envs.control import Action, ExecutionResult, make_controller
-from roboref.envs.refer_env import INSTRUCTION_CHARSET, MAX_INSTRUCTION_LENGTH
+from roboref.envs.pointing import (
+    action_space,
+    cameras,
+    check_common,
+    check_point,
+    config_from_kwargs,
+    make_sim,
+    observation,
+    observation_space,
+)
 from roboref.envs.robots import DEFAULT_MAX_FACES
-from roboref.envs.scene import DEFAULT_CAMERAS, SceneConfig, with_poses
-from roboref.envs.sim import Sim
+from roboref.envs.scene import SceneConfig, with_poses
 from roboref.envs.tasks import ReferringTask
 from roboref.envs.tasks.engine import TaskConfig, sample_task
 from roboref.envs.tasks.view import SceneView
@@ -63,40 +70,21 @@ class PickPlaceEnvConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        w, h = self.image_size
-        if not (16 <= w <= 2048 and 16 <= h <= 2048):
-            raise ValueError(f"image_size must be (width, height) in [16, 2048], got {self.image_size}")
-        if self.camera not in [c.name for c in DEFAULT_CAMERAS]:
-            raise ValueError(f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, got {self.camera!r}")
-        if self.tasks_per_episode < 1:
-            raise ValueError(f"tasks_per_episode must be >= 1, got {self.tasks_per_episode}")
+        check_common(self)
         if not 0.005 <= self.place_radius <= 0.3:
             raise ValueError(f"place_radius must be in [0.005, 0.3] m, got {self.place_radius}")
-        if self.render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> PickPlaceEnvConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(kwargs) - names)
-        if unknown:
-            raise ValueError(f"unknown env option(s) {unknown}; allowed: {sorted(names)}")
-        for key in ("num_objects", "image_size", "categories", "colors", "relations", "num_steps"):
-            if isinstance(kwargs.get(key), list):
-                kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
+        return config_from_kwargs(cls, kwargs)
 
     def scene_config(self) -> SceneConfig:
-        w, h = self.image_size
-        cams = tuple(
-            CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c for c in DEFAULT_CAMERAS
-        )
         return SceneConfig(
             robot=self.robot,
             num_objects=self.num_objects,
             categories=self.categories,
             colors=self.colors,
-            cameras=cams,
+            cameras=cameras(self.camera, self.image_size),
             settle_time=self.settle_time,
         )
 
@@ -111,14 +99,7 @@ class PickPlaceEnv(gym.Env):
         self.config = cfg = PickPlaceEnvConfig.from_kwargs(**kwargs)
         self.render_mode = cfg.render_mode
         self.scene_config = cfg.scene_config()
-        self.sim = Sim(
-            cfg.robot,
-            n_slots=self.scene_config.num_objects[1],
-            cameras=self.scene_config.cameras,
-            table_size=self.scene_config.table_size,
-            quality=cfg.quality,
-            max_faces=cfg.max_faces,
-        )
+        self.sim = make_sim(cfg, self.scene_config)
         self.controller = make_controller(
             cfg.robot,
             camera=cfg.camera,
@@ -126,17 +107,8 @@ class PickPlaceEnv(gym.Env):
             max_sim_time=cfg.max_sim_time,
             assisted_grasp=cfg.assisted_grasp,
         )
-        w, h = cfg.image_size
-        self.observation_space = spaces.Dict(
-            {
-                "rgb": spaces.Box(0, 255, (h, w, 3), np.uint8),
-                "depth": spaces.Box(0.0, self.sim.max_depth, (h, w), np.float32),
-                "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, min_length=1, charset=INSTRUCTION_CHARSET),
-                "intrinsics": spaces.Box(-1e5, 1e5, (3, 3), np.float32),
-                "extrinsics": spaces.Box(-100.0, 100.0, (4, 4), np.float32),
-            }
-        )
-        self.action_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        self.observation_space = observation_space(cfg.image_size, self.sim.max_depth)
+        self.action_space = action_space()
         self.task: ReferringTask | None = None
         self.frame = None
         self._needs_reset = True
@@ -162,7 +134,7 @@ class PickPlaceEnv(gym.Env):
     def step(self, action):
         if self._needs_reset:
             raise RuntimeError("episode is over: call reset() before step()")
-        point = self._check_action(action)
+        point = check_point(action)
         point_reward, reason = point_in_mask(point, self.task.mask)
         task = self.task
         if self._phase == "pick":
@@ -288,26 +260,9 @@ class PickPlaceEnv(gym.Env):
         return self.controller.execute(self.sim, Action(place=point), frame)
 
     # --- helpers ----------------------------------------------------------------------------
-    def _check_action(self, action) -> np.ndarray:
-        try:
-            a = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"action must be a point (x, y) of 2 floats in [0, 1], got {action!r}") from None
-        if a.shape != (2,):
-            raise ValueError(f"action must be a point (x, y) of shape (2,), got shape {a.shape}")
-        if not np.isfinite(a).all() or (a < 0).any() or (a > 1).any():
-            raise ValueError(f"action {a.tolist()} must be finite with x, y in [0, 1] (normalized image point)")
-        return a
-
     def _obs(self) -> dict:
-        K, T = self.sim.camera_pose(self.config.camera)
-        return {
-            "rgb": self.frame.rgb.copy(),
-            "depth": np.minimum(self.frame.depth, self.sim.max_depth),
-            "instruction": self.task.instruction if self.task is not None else "Done.",
-            "intrinsics": K.astype(np.float32),
-            "extrinsics": T.astype(np.float32),
-        }
+        instruction = self.task.instruction if self.task is not None else "Done."
+        return observation(self.sim, self.frame, self.config.camera, instruction)
 
     def config_dict(self) -> dict:
         return asdict(self.config)

@@ -7,28 +7,30 @@ target's visible pixels, else 0. ``tasks_per_episode`` tasks are asked on the sa
 
 from __future__ import annotations
 
-import string
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
-from gymnasium import spaces
 
 from roboref.agents.base import AgentOutput
 from roboref.assets.objects import CATEGORIES, PALETTE
-from roboref.envs.camera import CameraSpec
+from roboref.envs.pointing import (
+    action_space,
+    cameras,
+    check_common,
+    check_point,
+    config_from_kwargs,
+    make_sim,
+    observation,
+    observation_space,
+)
 from roboref.envs.robots import DEFAULT_MAX_FACES
-from roboref.envs.scene import DEFAULT_CAMERAS, SceneConfig
-from roboref.envs.sim import Sim
+from roboref.envs.scene import SceneConfig
 from roboref.envs.tasks import ReferringTask
 from roboref.envs.tasks.engine import UNSEEN_CATEGORIES, UNSEEN_COLORS, TaskConfig, sample_task
 from roboref.envs.tasks.view import SceneView
 from roboref.rewards.compose import RewardConfig, compute_reward
 from roboref.rewards.point import point_in_mask
-
-INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " .,;:!?'\"()[]-_/%°"
-MAX_INSTRUCTION_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -57,30 +59,15 @@ class ReferEnvConfig:
     render_mode: str | None = None
 
     def __post_init__(self):
-        w, h = self.image_size
-        if not (16 <= w <= 2048 and 16 <= h <= 2048):
-            raise ValueError(f"image_size must be (width, height) in [16, 2048], got {self.image_size}")
-        if self.camera not in [c.name for c in DEFAULT_CAMERAS]:
-            raise ValueError(f"camera must be one of {[c.name for c in DEFAULT_CAMERAS]}, got {self.camera!r}")
-        if self.tasks_per_episode < 1:
-            raise ValueError(f"tasks_per_episode must be >= 1, got {self.tasks_per_episode}")
+        check_common(self)
         if self.physics_steps_per_action < 0:
             raise ValueError("physics_steps_per_action must be >= 0")
         if self.reward not in ("binary", "default", "roborefer"):
             raise ValueError(f"reward must be 'binary', 'default' or 'roborefer', got {self.reward!r}")
-        if self.render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> ReferEnvConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(kwargs) - names)
-        if unknown:
-            raise ValueError(f"unknown env option(s) {unknown}; allowed: {sorted(names)}")
-        for key in ("num_objects", "image_size", "categories", "colors", "relations", "kinds", "num_steps"):
-            if isinstance(kwargs.get(key), list):
-                kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
+        return config_from_kwargs(cls, kwargs)
 
     def task_config(self) -> TaskConfig:
         return TaskConfig(
@@ -93,21 +80,17 @@ class ReferEnvConfig:
         )
 
     def scene_config(self) -> SceneConfig:
-        w, h = self.image_size
         categories, colors = self.categories, self.colors
         if self.task_split == "train":  # held-out categories and colours never appear in train
             categories = tuple(c for c in (categories or CATEGORIES) if c not in UNSEEN_CATEGORIES)
             colors = tuple(c for c in (colors or PALETTE) if c not in UNSEEN_COLORS)
-        cams = tuple(
-            CameraSpec(c.name, c.pos, c.lookat, c.fovy, w, h) if c.name == self.camera else c for c in DEFAULT_CAMERAS
-        )
         return SceneConfig(
             robot=self.robot,
             num_objects=self.num_objects,
             categories=categories,
             colors=colors,
             stack_prob=self.stack_prob,
-            cameras=cams,
+            cameras=cameras(self.camera, self.image_size),
             settle_time=self.settle_time,
         )
 
@@ -123,26 +106,9 @@ class ReferEnv(gym.Env):
         self.render_mode = self.config.render_mode
         self.scene_config = self.config.scene_config()
         self.task_config = self.config.task_config()
-        cfg = self.config
-        self.sim = Sim(
-            cfg.robot,
-            n_slots=self.scene_config.num_objects[1],
-            cameras=self.scene_config.cameras,
-            table_size=self.scene_config.table_size,
-            quality=cfg.quality,
-            max_faces=cfg.max_faces,
-        )
-        w, h = cfg.image_size
-        self.observation_space = spaces.Dict(
-            {
-                "rgb": spaces.Box(0, 255, (h, w, 3), np.uint8),
-                "depth": spaces.Box(0.0, self.sim.max_depth, (h, w), np.float32),
-                "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, min_length=1, charset=INSTRUCTION_CHARSET),
-                "intrinsics": spaces.Box(-1e5, 1e5, (3, 3), np.float32),
-                "extrinsics": spaces.Box(-100.0, 100.0, (4, 4), np.float32),
-            }
-        )
-        self.action_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        self.sim = make_sim(self.config, self.scene_config)
+        self.observation_space = observation_space(self.config.image_size, self.sim.max_depth)
+        self.action_space = action_space()
         self.task: ReferringTask | None = None
         self.frame = None
         self._tasks_done = 0
@@ -175,7 +141,7 @@ class ReferEnv(gym.Env):
     def step(self, action):
         if self._needs_reset:
             raise RuntimeError("episode is over: call reset() before step()")
-        point = self._check_action(action)
+        point = check_point(action)
         hit, reason = point_in_mask(point, self.task.mask)
         text, self.pending_text = self.pending_text, ""
         if self.config.reward == "binary":
@@ -226,31 +192,8 @@ class ReferEnv(gym.Env):
         self.view = SceneView(self.sim.scene, self.frame.seg, self.frame.depth, K, T, self.scene_config.placement_area)
         return sample_task(self.np_random, self.view, self.task_config)
 
-    def _check_action(self, action) -> np.ndarray:
-        try:
-            a = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"action must be a point (x, y) of 2 floats in [0, 1], got {action!r}") from None
-        if a.shape != (2,):
-            raise ValueError(f"action must be a point (x, y) of shape (2,), got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"action must be finite; got {a.tolist()} (allowed: x, y in [0, 1])")
-        if (a < 0).any() or (a > 1).any():
-            raise ValueError(
-                f"action {a.tolist()} is outside the action space: x and y must be "
-                f"in [0, 1] (normalized image coordinates, origin top-left)"
-            )
-        return a
-
     def _obs(self) -> dict:
-        K, T = self.sim.camera_pose(self.config.camera)
-        return {
-            "rgb": self.frame.rgb.copy(),
-            "depth": np.minimum(self.frame.depth, self.sim.max_depth),
-            "instruction": self.task.instruction,
-            "intrinsics": K.astype(np.float32),
-            "extrinsics": T.astype(np.float32),
-        }
+        return observation(self.sim, self.frame, self.config.camera, self.task.instruction)
 
     def config_dict(self) -> dict:
         return asdict(self.config)
