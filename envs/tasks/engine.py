@@ -225,6 +225,18 @@ def _pick_anchors(view, rel, params, exclude, rng, n=None) -> list[ObjectFacts] 
     return [pool[int(i)] for i in idx]
 
 
+def _make_step(view: SceneView, rel: Relation, anchors: list[ObjectFacts], params: Params, rng) -> Step:
+    """A program step with one of the relation's paraphrases, its anchors named uniquely."""
+    refs = [_describe(view, a, rng)[0] for a in anchors]
+    phrases = rel.phrases(params, refs)
+    return Step(
+        rel.name,
+        tuple(a.index for a in anchors),
+        tuple(sorted(params.items())),
+        phrases[int(rng.integers(len(phrases)))],
+    )
+
+
 def _anchor_count(rel: Relation, rng: np.random.Generator) -> int:
     if callable(rel.n_anchors):
         return int(rng.choice([0, 1]) if rel.name in ("size", "height", "width") else rng.choice([0, 2]))
@@ -286,16 +298,7 @@ def _sample_location(view, cfg, rels, n, rng, held=None):
             if found:
                 params, anchors, cands = found
                 used.update(a.index for a in anchors)
-                refs = [_describe(view, a, rng)[0] for a in anchors]
-                phrases = rel.phrases(params, refs)
-                steps.append(
-                    Step(
-                        rel.name,
-                        tuple(a.index for a in anchors),
-                        tuple(sorted(params.items())),
-                        phrases[int(rng.integers(len(phrases)))],
-                    )
-                )
+                steps.append(_make_step(view, rel, anchors, params, rng))
                 break
         else:
             return None
@@ -328,7 +331,7 @@ def _sample_placement(view, cfg, rels, n, rng, held_index=None):
             if held_index is not None:
                 return None  # the object in the hand does not fit on it
             held, clearance = None, 0.04
-        step = Step(rel.name, (a.index,), (), rel.phrases({}, [_describe(view, a, rng)[0]])[int(rng.integers(3))])
+        step = _make_step(view, rel, [a], {}, rng)
         mask = evaluate_placement(view, [step], clearance)
         return (held, clearance, [step], mask) if mask.sum() >= min_px else None
     if not table_rels:
@@ -359,16 +362,7 @@ def _sample_placement(view, cfg, rels, n, rng, held_index=None):
             if count < min_px or (rel.name != "free_space" and count > 0.85 * region.sum()):
                 continue
             region = new
-            refs = [_describe(view, a, rng)[0] for a in anchors]
-            phrases = rel.phrases(params, refs)
-            steps.append(
-                Step(
-                    rel.name,
-                    tuple(a.index for a in anchors),
-                    tuple(sorted(params.items())),
-                    phrases[int(rng.integers(len(phrases)))],
-                )
-            )
+            steps.append(_make_step(view, rel, anchors, params, rng))
             break
         else:
             return None
