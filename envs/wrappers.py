@@ -173,12 +173,10 @@ class RecordEpisodes(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def _flush(self) -> None:
-        from roboref.video import write_mp4
+        from roboref.video import pad_to_common, write_mp4
 
         if len(self.frames) > self.hold:
-            h = max(f.shape[0] for f in self.frames)
-            w = max(f.shape[1] for f in self.frames)
-            frames = [np.pad(f, ((0, h - f.shape[0]), (0, w - f.shape[1]), (0, 0))) for f in self.frames]
+            frames = pad_to_common(self.frames)
             self.paths.append(write_mp4(self.out_dir / f"episode_{self.episode:03d}.mp4", frames, self.fps))
             self.episode += 1
         self.frames = []

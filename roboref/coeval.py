@@ -26,7 +26,8 @@ import mujoco
 import numpy as np
 from omegaconf import DictConfig
 
-from roboref.evaluate import ENV_IDS, _repair_tail, _write_atomic, read_results, wilson
+from roboref.evaluate import ENV_IDS, _repair_tail, read_results, wilson
+from roboref.io import write_json_atomic, write_text_atomic
 from roboref.parallel import parallel_map
 
 EXECUTORS = ("teleport", "controller")
@@ -260,10 +261,8 @@ def run(cfg: DictConfig) -> int:
             os.fsync(fh.fileno())
             bar.update(len({r["index"] for r in recs}))
     m = matrix(read_results(path))
-    from roboref.demo import write_json
-
-    write_json(out / "coeval.json", m)
+    write_json_atomic(out / "coeval.json", m)
     text = markdown(m)
-    _write_atomic(out / "coeval.md", text)
+    write_text_atomic(out / "coeval.md", text)
     print(text)
     return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
@@ -14,16 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 import roboref.envs  # noqa: F401  (registers the env ids)
 from roboref.agents import make_agent
 from roboref.envs import ENV_IDS
-from roboref.video import annotate, side_by_side, write_mp4
+from roboref.io import write_json_atomic
+from roboref.video import annotate, pad_to_common, side_by_side, write_mp4
 
 ROBOT_ENV = {robot: env_id for env_id, robot in ENV_IDS.items()}
-
-
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temp file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def run(cfg: DictConfig) -> int:
@@ -66,15 +58,7 @@ def run(cfg: DictConfig) -> int:
             flush=True,
         )
     env.close()
-    width = max(f.shape[1] for f in video)
-    height = max(f.shape[0] for f in video)
-    video = [
-        side_by_side(f)
-        if f.shape[:2] == (height, width)
-        else __import__("numpy").pad(f, ((0, height - f.shape[0]), (0, width - f.shape[1]), (0, 0)))
-        for f in video
-    ]
-    write_mp4(out / "demo.mp4", video, fps=int(cfg.fps))
+    write_mp4(out / "demo.mp4", pad_to_common(video), fps=int(cfg.fps))
     summary = {
         "robot": cfg.robot,
         "agent": cfg.agent,
@@ -85,7 +69,7 @@ def run(cfg: DictConfig) -> int:
         "video": str(out / "demo.mp4"),
         "results": rows,
     }
-    write_json(out / "summary.json", summary)
+    write_json_atomic(out / "summary.json", summary)
     print_table(rows)
     print(
         f"success rate {summary['success_rate']:.2f} over {len(rows)} episodes "

@@ -22,6 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from roboref.io import write_json_atomic, write_text_atomic
 from roboref.parallel import parallel_map
 
 ENV_IDS = {"ur5e": "roboref/Refer-UR5e-v0", "g1": "roboref/Refer-G1-v0"}
@@ -225,10 +226,8 @@ def run(cfg: DictConfig) -> int:
     _progress_run(jobs, results_path, remaining, workers, cfg.ray.address, out)
     records = [r for r in read_results(results_path) if r.get("agent") == cfg.agent]
     summary = summarize(records, suite["name"], cfg.agent)
-    from roboref.demo import write_json
-
-    write_json(out / "summary.json", summary)
-    _write_atomic(out / "summary.md", markdown_table(summary))
+    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / "summary.md", markdown_table(summary))
     print(markdown_table(summary))
     if cfg.get("plots", True):
         from roboref.plots import failure_video, plot_summary
@@ -271,10 +270,8 @@ def run_bench(cfg: DictConfig) -> int:
         seg: sum(r["score"] for r in records if r["segment"] == seg) / max(1, sum(r["segment"] == seg for r in records))
         for seg in sorted({r["segment"] for r in records})
     }
-    from roboref.demo import write_json
-
-    write_json(out / "summary.json", summary)
-    _write_atomic(out / "summary.md", markdown_table(summary))
+    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / "summary.md", markdown_table(summary))
     print(markdown_table(summary))
     print("mean score (fraction of points inside the mask):", json.dumps(summary["mean_score"]))
     return 0
@@ -284,13 +281,7 @@ def _repair_tail(path: Path) -> None:
     """Drop a half-written last line so appends start on a fresh line."""
     if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
         lines = path.read_bytes().split(b"\n")
-        _write_atomic(path, (b"\n".join(lines[:-1]) + b"\n").decode() if len(lines) > 1 else "")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        write_text_atomic(path, (b"\n".join(lines[:-1]) + b"\n").decode() if len(lines) > 1 else "")
 
 
 def _progress_run(jobs, results_path: Path, remaining: int, workers: int, ray_address, out: Path) -> None:
@@ -397,6 +388,6 @@ def report(cfg: DictConfig) -> int:
         from roboref.plots import plot_comparison
 
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        _write_atomic(Path(cfg.out) / "report.md", text)
+        write_text_atomic(Path(cfg.out) / "report.md", text)
         plot_comparison(summaries, names, Path(cfg.out) / "comparison.png")
     return 0

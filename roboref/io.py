@@ -18,12 +18,13 @@ from typing import Any
 def atomic_path(path: str | Path, tmp_dir: str | Path | None = None) -> Iterator[Path]:
     """Yield a temporary path to write; on success it is renamed to ``path``, on error removed.
 
-    ``tmp_dir`` (default: beside ``path``) must be on the same file system as ``path``.
+    ``tmp_dir`` (default: beside ``path``) must be on the same file system as ``path``. The
+    temporary name ends with ``path``'s suffix, for writers that pick a format by extension.
     """
     path = Path(path)
     folder = Path(tmp_dir) if tmp_dir is not None else path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.tmp{os.getpid()}"
+    tmp = folder / f".{path.stem}.tmp{os.getpid()}{path.suffix}"
     try:
         yield tmp
         os.replace(tmp, path)
@@ -35,6 +36,10 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode())
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:

@@ -73,7 +73,7 @@ def failure_video(
 
     import roboref.envs  # noqa: F401
     from roboref.evaluate import ENV_IDS
-    from roboref.video import annotate, side_by_side, write_mp4
+    from roboref.video import annotate, pad_to_common, side_by_side, write_mp4
 
     failed = [r for r in records if not r["success"] and r["robot"] in ENV_IDS][:limit]
     if not failed:
@@ -92,6 +92,4 @@ def failure_video(
         frames.append(side_by_side(annotate(obs["rgb"], caption, r["point"], False, mask=task.mask)))
     for env in envs.values():
         env.close()
-    height = max(f.shape[0] for f in frames)
-    frames = [np.pad(f, ((0, height - f.shape[0]), (0, 0), (0, 0))) for f in frames]
-    return write_mp4(path, [f for f in frames for _ in range(2)], fps=fps)
+    return write_mp4(path, [f for f in pad_to_common(frames) for _ in range(2)], fps=fps)

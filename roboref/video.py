@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from roboref.io import atomic_path
 
 
 def _font(size: int):
@@ -65,6 +66,13 @@ def side_by_side(*frames: np.ndarray) -> np.ndarray:
     return np.pad(out, ((0, out.shape[0] % 2), (0, out.shape[1] % 2), (0, 0)))
 
 
+def pad_to_common(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Frames padded (bottom, right, black) to the largest height and width among them."""
+    h = max(f.shape[0] for f in frames)
+    w = max(f.shape[1] for f in frames)
+    return [np.pad(f, ((0, h - f.shape[0]), (0, w - f.shape[1]), (0, 0))) for f in frames]
+
+
 def write_mp4(path: str | Path, frames: list[np.ndarray], fps: int = 2) -> Path:
     """Write frames (same size) to an H.264 MP4 atomically (temp file, then rename)."""
     path = Path(path)
@@ -73,12 +81,10 @@ def write_mp4(path: str | Path, frames: list[np.ndarray], fps: int = 2) -> Path:
     shape = frames[0].shape
     if any(f.shape != shape for f in frames):
         raise ValueError("write_mp4: all frames must have the same shape")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.mp4")
-    with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8, macro_block_size=1) as writer:
-        for f in frames:
-            writer.append_data(f)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8, macro_block_size=1) as writer:
+            for f in frames:
+                writer.append_data(f)
     return path
 
 

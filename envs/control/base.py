@@ -179,6 +179,20 @@ class Controller:
         """Whether the object touches each side of the hand (both → held between them)."""
         raise NotImplementedError
 
+    @staticmethod
+    def touching(sim: Sim, slot: int) -> set[int]:
+        """Geoms in contact with object ``slot`` (its own geoms excluded)."""
+        d = sim.data
+        obj = set(sim.world.slot_geoms[slot].tolist())
+        out = set()
+        for i in range(d.ncon):
+            g1, g2 = int(d.contact[i].geom1), int(d.contact[i].geom2)
+            if g1 in obj:
+                out.add(g2)
+            elif g2 in obj:
+                out.add(g1)
+        return out
+
     def on_grasp_closed(self, sim: Sim, slot: int) -> None:
         """Hook after the fingers close (the G1's explicit assisted grasp uses it)."""
 

@@ -245,22 +245,11 @@ class G1Controller(Controller):
         return out
 
     def finger_contacts(self, sim: Sim, slot: int) -> tuple[bool, bool]:
-        d = sim.data
         if self._assist is not None and self._assist[0] == slot:
             return True, True  # assisted: held to the hand (reported as assisted_grasp)
         geoms = self._arms[self._side]["geoms"]
-        obj = set(sim.world.slot_geoms[slot].tolist())
-        thumb = fingers = False
-        for i in range(d.ncon):
-            c = d.contact[i]
-            g1, g2 = int(c.geom1), int(c.geom2)
-            if g1 in obj:
-                g1, g2 = g2, g1
-            elif g2 not in obj:
-                continue
-            thumb = thumb or g1 in geoms["thumb"] or g1 in geoms["palm"]
-            fingers = fingers or g1 in geoms["fingers"]
-        return thumb, fingers
+        touch = self.touching(sim, slot)
+        return bool(touch & (geoms["thumb"] | geoms["palm"])), bool(touch & geoms["fingers"])
 
     # --- assisted grasp (explicit option) ---------------------------------------------------
     def on_grasp_closed(self, sim: Sim, slot: int) -> None:

@@ -87,16 +87,5 @@ class UR5eController(Controller):
         sim.data.ctrl[self.grip_act] = self.grip_closed if closed else self.grip_open
 
     def finger_contacts(self, sim: Sim, slot: int) -> tuple[bool, bool]:
-        d = sim.data
-        obj = set(sim.world.slot_geoms[slot].tolist())
-        left = right = False
-        for i in range(d.ncon):
-            c = d.contact[i]
-            g1, g2 = int(c.geom1), int(c.geom2)
-            if g1 in obj:
-                g1, g2 = g2, g1
-            elif g2 not in obj:
-                continue
-            left = left or g1 in self.left_geoms
-            right = right or g1 in self.right_geoms
-        return left, right
+        touch = self.touching(sim, slot)
+        return bool(touch & set(self.left_geoms)), bool(touch & set(self.right_geoms))
