@@ -216,6 +216,21 @@ def test_rft_runs_and_logs_rewards(tmp_path, cache_dir, samples):
     assert sorted(read_index_log(tmp_path / "rft" / "data_indices.txt")) == [0, 1, 2]
 
 
+def test_advantages_are_group_relative_and_scaled_as_asked():
+    from roboref.agents.refpoint.rft import RFTConfig, advantages
+
+    r = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.52, 0.5, 0.5, 0.5]])
+    none, group = advantages(r, "none"), advantages(r, "group")
+    assert torch.allclose(none.sum(1), torch.zeros(2), atol=1e-6)  # zero mean in every group
+    assert torch.allclose(none[0], torch.tensor([0.75, -0.25, -0.25, -0.25]))
+    # group scaling blows a 0.02 reward gap up to the size of a 1.0 gap; "none" keeps it small
+    assert torch.allclose(group[0], group[1], atol=0.02)
+    assert none[1].abs().max() < 0.02
+    assert torch.allclose(advantages(r, "batch"), none / (r.std() + 1e-4))
+    with pytest.raises(ValueError, match="scale_rewards"):
+        RFTConfig.from_dict({"scale_rewards": "median"})
+
+
 def test_cli_train_sft_composes_its_config(capsys):
     from roboref.cli import main
 

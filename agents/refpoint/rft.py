@@ -57,6 +57,7 @@ class RFTConfig:
     ppo_epochs: int = 2
     clip_eps: float = 0.2
     beta: float = 0.05  # KL to the reference
+    scale_rewards: str = "group"  # advantage scale as in TRL's GRPOConfig: group | batch | none
     reward_preset: str = "default"
     process_reward: bool = True  # False: the "RFT without process rewards" ablation
     reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})  # no controller run here
@@ -78,7 +79,10 @@ class RFTConfig:
         d = dict(d)
         if "robots" in d:
             d["robots"] = tuple(d["robots"])
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.scale_rewards not in ("group", "batch", "none"):
+            raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {cfg.scale_rewards!r}")
+        return cfg
 
     def reward_config(self) -> RewardConfig:
         cfg = RewardConfig.preset(self.reward_preset).with_weights(**self.reward_weights)
@@ -124,6 +128,19 @@ def group_rewards(
             ]
             sums["hit"] = sums.get("hit", 0.0) + float(hit)
     return rewards, {k: v / (b * g) for k, v in sums.items()}
+
+
+def advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor:
+    """Group-relative advantages of ``(B, G)`` rewards: minus the group mean, divided by the
+    group's std (``group``, GRPO), the batch's std (``batch``) or nothing (``none``, Dr. GRPO:
+    a group whose rewards barely differ then gets a barely-moving update instead of unit-size
+    noise)."""
+    adv = rewards - rewards.mean(1, keepdim=True)
+    if scale == "group":
+        return adv / (rewards.std(1, keepdim=True) + 1e-4)
+    if scale == "batch":
+        return adv / (rewards.std() + 1e-4)
+    return adv
 
 
 def train_rft(cfg: RFTConfig, train_set: SampleSet | None = None, val_set: SampleSet | None = None) -> TrainResult:
@@ -180,7 +197,7 @@ def train_rft(cfg: RFTConfig, train_set: SampleSet | None = None, val_set: Sampl
                 old_logp = cell_log_probs(old.logits, cells, cfg.temperature)
             rewards, terms = group_rewards(train_set, idx, points, old, reward_cfg, model)
             r = torch.as_tensor(rewards, dtype=torch.float32)
-            adv = (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)
+            adv = advantages(r, cfg.scale_rewards)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             stats: dict[str, float] = {}
