@@ -42,6 +42,6 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode())
 
 
-def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """JSON with a trailing newline, written atomically."""
-    return write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+def write_json_atomic(path: str | Path, data: Any, default: Any = None) -> Path:
+    """JSON with a trailing newline, written atomically; ``default`` as in ``json.dumps``."""
+    return write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=False, default=default) + "\n").encode())

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from transformers import TrainerCallback
+
+from roboref.io import write_json_atomic
 
 #: Trainer arguments a CPU run needs whatever the config says (no mixed precision on CPU).
 CPU_OVERRIDES = {"use_cpu": True, "bf16": False, "fp16": False}
@@ -260,7 +261,7 @@ def _run_rft(cfg: DictConfig) -> dict:
     summary["reward_terms"] = [f.__name__ for f in funcs]
     summary["reward_weights"] = weights
     if trainer.is_world_process_zero():
-        _write_json(out / "summary.json", summary)
+        write_json_atomic(out / "summary.json", summary, default=str)
     return summary
 
 
@@ -298,15 +299,9 @@ def _train_and_save(cfg: DictConfig, trainer: Any, processor: Any, out: Path, ki
         "model_dir": str(model_dir),
     }
     if main_process:
-        _write_json(out / "summary.json", summary)
+        write_json_atomic(out / "summary.json", summary, default=str)
     print(f"{kind}: {steps} steps in {seconds:.1f} s; model in {model_dir}; metrics in {out / 'metrics.csv'}")
     return summary
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)
 
 
 def sft_command(cfg: DictConfig) -> int:
