@@ -39,8 +39,15 @@ def main() -> None:
     agent.act_batch(obs)
     rows.append(("inference, batch 32", (time.perf_counter() - t0) / 32 * 1000, "ms per observation"))
     with tempfile.TemporaryDirectory() as d:
-        common = [f"cache_dir={Path(d) / 'cache'}", "num_samples=128", "val_samples=32", "shard_size=64",
-                  "progress=false", "eval_every=100000", "save_every=100000"]
+        common = [
+            f"cache_dir={Path(d) / 'cache'}",
+            "num_samples=128",
+            "val_samples=32",
+            "shard_size=64",
+            "progress=false",
+            "eval_every=100000",
+            "save_every=100000",
+        ]
         sft = Path(d) / "sft"
         assert cli(["train", "sft", f"out={sft}", "max_steps=2", *common]) == 0  # fills the cache
         t0 = time.perf_counter()

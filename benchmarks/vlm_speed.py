@@ -41,13 +41,29 @@ def main() -> None:
             rows.append((f"agent.act, {tokens} new tokens", (time.perf_counter() - t0) / len(obs), "s/observation"))
             t0 = time.perf_counter()
             agent.act_batch(obs)
-            rows.append((f"agent.act_batch of {len(obs)}, {tokens} new tokens", (time.perf_counter() - t0) / len(obs),
-                         "s/observation"))
+            rows.append(
+                (
+                    f"agent.act_batch of {len(obs)}, {tokens} new tokens",
+                    (time.perf_counter() - t0) / len(obs),
+                    "s/observation",
+                )
+            )
         env.close()
         for what in ("vlm-sft", "vlm-rft"):
             out = Path(d) / what
-            assert cli(["train", what, f"out={out}", f"trainer.max_steps={args.steps}", "trainer.save_steps=1000",
-                        "data.num_samples=8"]) == 0
+            assert (
+                cli(
+                    [
+                        "train",
+                        what,
+                        f"out={out}",
+                        f"trainer.max_steps={args.steps}",
+                        "trainer.save_steps=1000",
+                        "data.num_samples=8",
+                    ]
+                )
+                == 0
+            )
             s = json.loads((out / "summary.json").read_text())
             rows.append((f"{what} step (tiny model, CPU config)", s["seconds_per_step"], "s/step"))
     print("| what | time | unit |\n|---|---:|---|")

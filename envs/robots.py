@@ -156,9 +156,14 @@ ROBOTS: dict[str, RobotSpec] = {
         root_body="pelvis",
         # Pelvis height of the Menagerie stand pose relative to the floor is 0.79 m; the table
         # top is 0.75 m above the floor, so the pelvis sits 0.04 m above the table-top plane.
-        mount_pos=(-0.74, 0.0, 0.04),
+        # The pelvis stands 14 cm behind the table's edge (x = -0.5), as a person working at a
+        # table would: the hips' collision meshes end 1.4 cm short of it (at rest nothing touches).
+        mount_pos=(-0.64, 0.0, 0.04),
         ee_sites=("left_grasp", "right_grasp"),
-        workspace=((-0.44, 0.16), (-0.5, 0.5)),
+        # Where the hands reach palm-down (shoulders at x = -0.64, y = ±0.10): the arms are short,
+        # so the G1's scenes stay within 56 cm of the table's near edge (measured reach map; the
+        # far corners at |y| > 0.35, x > -0.1 remain out of reach).
+        workspace=((-0.48, 0.06), (-0.53, 0.53)),
         description="Unitree G1 humanoid with dexterous hands, pelvis fixed (Menagerie)",
     ),
 }

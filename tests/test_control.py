@@ -268,6 +268,18 @@ def test_g1_physical_pick_and_place_with_the_arm_on_the_target_side(g1, y, arm):
     assert ctl._assist is None  # physical: the assist never engaged
 
 
+def test_g1_physical_pick_of_a_wide_object(g1):
+    """The thumb swings back to open: an 8.5 cm jar fits between thumb and fingers (no welds)."""
+    sim = g1
+    ctl = make_controller("g1")
+    jar = ObjectSpec("jar", "green", (0.085, 0.085, 0.12), (-0.28, -0.12, Z))
+    frame = show(sim, (jar,))
+    r = ctl.execute(sim, Action(pick=object_point(sim, frame, 0)), frame)
+    assert r.success and r.grasped and r.lifted and not r.assisted_grasp, r.message
+    assert r.lift_height >= 0.05 and ctl._assist is None
+    assert ctl.max_grasp_width >= 0.085
+
+
 def test_g1_assisted_grasp_is_explicit_and_reported(g1):
     sim = g1
     ctl = make_controller("g1", assisted_grasp=True)
@@ -283,7 +295,7 @@ def test_g1_assisted_grasp_is_explicit_and_reported(g1):
 
 def test_g1_far_object_is_ik_failed(g1):
     sim = g1
-    block = ObjectSpec("block", "red", (0.045, 0.045, 0.045), (0.1, -0.3, Z))  # 0.9 m from the pelvis
+    block = ObjectSpec("block", "red", (0.045, 0.045, 0.045), (0.2, -0.35, Z))  # 0.9 m from the pelvis
     frame = show(sim, (block,))
     r = make_controller("g1").execute(sim, Action(pick=object_point(sim, frame, 0)), frame)
     assert r.failure == "ik_failed"

@@ -139,6 +139,10 @@ class Controller:
     def tool_rotation(self, yaw: float, tilt: float = 0.0) -> np.ndarray:
         raise NotImplementedError
 
+    def grasp_tilt_options(self, grasp: GraspPose) -> tuple[float, ...]:
+        """Tool tilts to try for ``grasp``, in order (default: ``grasp_tilts``)."""
+        return self.grasp_tilts
+
     def choose_arm(self, sim: Sim, slot: int) -> None:
         """Pick the arm for object ``slot`` (one-arm robots: nothing to choose)."""
 
@@ -413,7 +417,7 @@ class Controller:
         # lean the tool outwards (about its closing axis) only when top-down is out of reach
         lean = np.array([math.sin(grasp.yaw), -math.cos(grasp.yaw)]) @ [math.cos(bearing), math.sin(bearing)]
         error: Abort | None = None
-        for tilt in self.grasp_tilts:
+        for tilt in self.grasp_tilt_options(grasp):
             rot = self.tool_rotation(grasp.yaw, tilt if lean >= 0 else -tilt)
             at = self.grasp_site_target(grasp, rot)
             above = at + [0, 0, cfg.approach_height + max(0.0, grasp.top - at[2])]

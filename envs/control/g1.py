@@ -1,11 +1,17 @@
 """Unitree G1 with Dex3 hands (pelvis fixed): one-arm top-down picks and places.
 
-The arm on the target's side (world y < 0: right), helped by the waist, puts the hand palm down
-over the object with the fingers along its narrow side, the object's near side 10 cm out along
-the fingers and its top 3 cm under the palm; the thumb then swings down on the near side and the
-fingers curl down on the far side, each digit stopping where it touches (compliant closing). The
-grasp is physical (finger contacts and friction). The Dex3 hand holds objects up to ~6.5 cm
-across; the fixed pelvis limits reach to x < -0.12 m. ``assisted_grasp=True`` is an explicit, off-by-default
+The pelvis stands 14 cm behind the table's edge (``mount_pos`` x = -0.64); the G1's scenes are
+laid out where its hands reach palm-down (``RobotSpec.workspace``). The arm on the target's side
+(world y < 0: right), helped by the waist, puts the hand palm down over the object with the
+fingers pointing away from the shoulder. The hand opens with the thumb swung back (``_OPEN``),
+so objects up to 10.5 cm across fit between thumb and fingers; the object's centre sits 10.5 cm
+out along the fingers (further for wide ones, clear of the open thumb) and its top 3–7 cm under
+the palm (tall objects high in the hand; short ones so that the hanging thumb clears the table).
+Objects lower than 6 cm are taken with the fingers pitched down 0.5 rad, which brings the
+fingertips as deep as the thumb. The thumb then swings forward on the near side and the fingers
+curl down on the far side, each digit stopping where it touches and squeezing ``SQUEEZE`` rad
+further (compliant closing; the finger servos are force-limited to 1.4 N·m). The grasp is
+physical (finger contacts and friction). ``assisted_grasp=True`` is an explicit, off-by-default
 option that, once a digit touches the object, holds it at its pose relative to the palm (like a
 weld) until release; results and logs carry ``assisted_grasp`` so assisted numbers are never
 mistaken for physical ones.
@@ -24,17 +30,18 @@ from roboref.envs.control.targets import GraspPose
 from roboref.envs.sim import Sim
 
 _ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw")
-#: The waist bends too: the fixed pelvis stands 24 cm behind the table's edge.
+#: The waist bends too: the fixed pelvis stands 14 cm behind the table's edge.
 _WAIST = ("robot/waist_yaw_joint", "robot/waist_roll_joint", "robot/waist_pitch_joint")
 _FINGERS = ("thumb_0", "thumb_1", "thumb_2", "index_0", "index_1", "middle_0", "middle_1")
 #: Right-hand finger targets (rad); the left hand mirrors the signs of all but thumb_0.
-#: Open: thumb tucked flat against the palm, fingers straight (nothing hangs below the palm).
-#: Closed: the thumb swings down and out along the fingers, the fingers curl down and back, so
-#: the object is squeezed between thumb tip (near side) and fingertips (far side).
+#: Open: thumb swung back towards the wrist (its inner face 6 cm out along the fingers, its tip
+#: 9–10 cm under the palm), fingers straight (level with the palm).
+#: Closed: the thumb swings forward and down along the fingers, the fingers curl down and back, so
+#: the object is squeezed between thumb (near side) and fingertips (far side).
 _OPEN = {
     "thumb_0": 0.0,
-    "thumb_1": -1.0,
-    "thumb_2": -1.7,
+    "thumb_1": 0.7,
+    "thumb_2": 0.0,
     "index_0": 0.0,
     "index_1": 0.0,
     "middle_0": 0.0,
@@ -43,7 +50,7 @@ _OPEN = {
 _CLOSED = {
     "thumb_0": 0.0,
     "thumb_1": -1.0,
-    "thumb_2": -0.5,
+    "thumb_2": -0.6,
     "index_0": 1.5,
     "index_1": 1.2,
     "middle_0": 1.5,
@@ -51,25 +58,35 @@ _CLOSED = {
 }
 
 
-#: Extra curl (rad) past first contact (the servos are kp 500: 0.1 rad is 50 N·m of command;
-#: contact stiffness and the joints' lag keep the real squeeze far lower).
-SQUEEZE = 0.03
-#: Where the object sits in the wrist frame: near side along the fingers, top below the palm.
-NEAR, TOP = 0.10, 0.03
+#: Extra curl (rad) past first contact. The servos are kp 500 but force-limited (1.4 N·m per
+#: finger joint), so this saturates the squeeze instead of crushing; with 0.03 rad the digits
+#: only pushed the object across the table (measured: 0.12 → 59 %, 0.2 → 64 % picks, 60 scenes).
+SQUEEZE = 0.2
+#: The object's top below the palm plane (wrist frame) for objects of SHORT height or more.
+TOP = 0.03
+#: Object centre along the fingers (wrist frame): at least XC0, and far enough out that its near
+#: side clears the open thumb's inner face at THUMB_CLEAR.
+XC0, THUMB_CLEAR = 0.105, 0.055
+#: The open thumb (swung back) hangs THUMB_DEPTH below the palm plane: short objects are taken
+#: with the palm higher, so that the thumb clears the table (at most TOP_MAX above their top).
+THUMB_DEPTH, TOP_MAX = 0.10, 0.07
+#: Objects lower than SHORT are taken with the fingers pitched down by SHORT_TILT.
+SHORT, SHORT_TILT, SHORT_TOP = 0.06, 0.5, 0.04
 
 
 class G1Controller(Controller):
     """Picks and places with the G1 arm on the target's side; the other arm stays home."""
 
     robot = "g1"
-    max_grasp_width = 0.065
-    #: Measured with the waist bending: palm-down reach ends near x = -0.12 (the pelvis is fixed
-    #: at x = -0.74); the scene workspace goes to x = 0.16, so far objects are ``ik_failed``.
-    reach_area = ((-0.44, -0.14), (-0.42, 0.42))
+    max_grasp_width = 0.105
+    #: Measured reach map with the waist bending (pelvis fixed at x = -0.64): palm-down grasps
+    #: reach x = 0.02 for |y| < 0.3, x = -0.14 at |y| = 0.48; places (carried object, higher
+    #: hand) stay inside this rectangle.
+    reach_area = ((-0.44, -0.12), (-0.40, 0.40))
     grasp_tilts = (0.0, math.radians(20))
     #: Above-the-table waypoint (relative to the shoulder) that takes the hand from hanging
     #: beside the legs to over the table without sweeping through the table's edge.
-    lift_via = np.array([0.05, -0.12, -0.12])
+    lift_via = np.array([-0.05, -0.12, -0.12])
 
     def setup(self, sim: Sim) -> None:
         m = sim.model
@@ -127,12 +144,18 @@ class G1Controller(Controller):
         """Palm down, fingers (site x) pointing along ``yaw``; ``tilt`` pitches the fingers
         down about the finger-spread axis."""
         sign = self._arms[self._side]["sign"]
+        tilt = abs(tilt)  # the G1 only ever pitches its fingers down
         x = np.array([math.cos(yaw), math.sin(yaw), 0.0])
         y = np.array([0.0, 0.0, -sign])  # the palm normal (+y right hand, -y left hand) points down
         z = np.cross(x, y)
         R = np.column_stack([x, y, z])
         c, s = math.cos(tilt), math.sin(tilt)
         return R @ np.array([[c, -s * sign, 0.0], [s * sign, c, 0.0], [0.0, 0.0, 1.0]])
+
+    def grasp_tilt_options(self, grasp: GraspPose) -> tuple[float, ...]:
+        if grasp.top - grasp.bottom < SHORT:
+            return (SHORT_TILT, *self.grasp_tilts)
+        return self.grasp_tilts
 
     def nominal_yaw(self, sim: Sim) -> float:
         return self._bearing
@@ -169,11 +192,14 @@ class G1Controller(Controller):
         self._move(run, self._home_arm(sim))
 
     def grasp_site_target(self, grasp: GraspPose, rot: np.ndarray) -> np.ndarray:
-        """The object sits under the fingers, its top ``TOP`` below the palm plane and its near
-        side ``NEAR`` out along the fingers, where the thumb tip comes down (wrist frame)."""
+        """The object sits under the fingers between the open thumb and the fingertips, its top
+        ``TOP`` (short objects: ``SHORT_TOP``) below the palm plane (wrist frame)."""
         sign = self._arms[self._side]["sign"]
         c = np.asarray(grasp.center)
-        obj_in_hand = np.array([NEAR + grasp.width / 2, sign * (TOP + grasp.top - c[2]), 0.0])
+        xc = max(XC0, THUMB_CLEAR + grasp.width / 2)
+        height = grasp.top - grasp.bottom
+        top = SHORT_TOP if height < SHORT else min(TOP_MAX, max(TOP, THUMB_DEPTH - height))
+        obj_in_hand = np.array([xc, sign * (top + grasp.top - c[2]), 0.0])
         site_in_hand = np.array([0.13, sign * 0.045, 0.0])
         return c + rot @ (site_in_hand - obj_in_hand)
 
