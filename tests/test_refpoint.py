@@ -216,6 +216,19 @@ def test_rft_runs_and_logs_rewards(tmp_path, cache_dir, samples):
     assert sorted(read_index_log(tmp_path / "rft" / "data_indices.txt")) == [0, 1, 2]
 
 
+def test_shard_names_change_when_a_robot_moves(monkeypatch):
+    """A cached shard is only reused for the same robot placement (mount and workspace)."""
+    from roboref.agents.refpoint.data import ShardSpec, robot_tag
+    from roboref.envs import robots
+
+    spec = ShardSpec("g1", "train", 0, 250, 112, 28, 3.0)
+    before = spec.name
+    assert robot_tag("g1") in before and robot_tag("g1") != robot_tag("ur5e")
+    moved = replace(robots.get_robot("g1"), mount_pos=(-0.80, 0.0, 0.04))
+    monkeypatch.setitem(robots.ROBOTS, "g1", moved)
+    assert spec.name != before
+
+
 def test_advantages_are_group_relative_and_scaled_as_asked():
     from roboref.agents.refpoint.rft import RFTConfig, advantages
 

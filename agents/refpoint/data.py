@@ -9,6 +9,7 @@ trace's last ``[Position]`` step).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -112,9 +113,19 @@ class ShardSpec:
     @property
     def name(self) -> str:
         return (
-            f"{self.robot}-{self.split}-s{self.image_size}g{self.grid}d{self.max_depth:g}"
+            f"{self.robot}-{robot_tag(self.robot)}-{self.split}-s{self.image_size}g{self.grid}d{self.max_depth:g}"
             f"-{self.start:010d}-{self.count}.npz"
         )
+
+
+def robot_tag(robot: str) -> str:
+    """Six hex digits of the robot's placement (mount and scene workspace) in shard names: moving
+    a robot changes every scene it sees, so its old shards must not be reused."""
+    from roboref.envs.robots import get_robot
+
+    r = get_robot(robot)
+    key = json.dumps([r.mount_pos, r.mount_yaw, r.workspace, r.pedestal])
+    return hashlib.sha1(key.encode()).hexdigest()[:6]
 
 
 def atomic_savez(path: Path, **arrays) -> None:
