@@ -282,13 +282,13 @@ def test_g1_physical_pick_of_a_wide_object(g1):
 
 def test_g1_approach_yaw_search_avoids_a_neighbour_under_the_thumb(g1, monkeypatch):
     """A box stands where the open thumb comes down at the default yaw (fingers pointing away
-    from the shoulder): without the yaw search the hand hits it; with it, the hand turns and
-    picks the can physically without touching the box."""
+    from the shoulder): without the yaw search the thumb lands on it and the pick fails; with it,
+    the hand turns and picks the can physically without pushing the box."""
     from roboref.envs.control import g1 as g1_module
 
     sim = g1
     can = ObjectSpec("can", "blue", (0.063, 0.063, 0.115), (-0.28, -0.12, Z))
-    box = ObjectSpec("box", "gray", (0.06, 0.06, 0.10), (-0.37, -0.12, Z))
+    box = ObjectSpec("box", "gray", (0.06, 0.06, 0.10), (-0.38, -0.12, Z))
     frame = show(sim, (can, box))
     r = make_controller("g1").execute(sim, Action(pick=object_point(sim, frame, 0)), frame)
     assert r.success and r.grasped and r.lifted and not r.assisted_grasp, r.message
@@ -297,7 +297,7 @@ def test_g1_approach_yaw_search_avoids_a_neighbour_under_the_thumb(g1, monkeypat
     monkeypatch.setattr(g1_module, "YAW_OFFSETS", ())  # the default yaw only
     frame = show(sim, (can, box))
     r = make_controller("g1").execute(sim, Action(pick=object_point(sim, frame, 0)), frame)
-    assert r.failure == "collision" and "object 1" in r.message
+    assert not r.success and r.failure in ("collision", "grasp_failed"), r.message
 
 
 def test_g1_assisted_grasp_is_explicit_and_reported(g1):

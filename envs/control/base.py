@@ -143,6 +143,20 @@ class Controller:
         """Tool tilts to try for ``grasp``, in order (default: ``grasp_tilts``)."""
         return self.grasp_tilts
 
+    def grasp_candidates(self, sim: Sim, slot: int, grasp: GraspPose, bearing: float) -> list:
+        """(grasp, tilt) options to plan, in order of preference (default: ``grasp`` at each of
+        ``grasp_tilt_options``)."""
+        return [(grasp, tilt) for tilt in self.grasp_tilt_options(grasp)]
+
+    #: A planned grasp whose ``grasp_clearance`` is at least this is taken at once; otherwise
+    #: the planned option with the most clearance is.
+    min_grasp_clearance: float = 0.0
+
+    def grasp_clearance(self, sim: Sim, slot: int, path: list[np.ndarray]) -> float:
+        """Clearance (m) of the open hand from everything but object ``slot`` along the planned
+        arm configurations ``path`` (default: not checked, infinite)."""
+        return math.inf
+
     def choose_arm(self, sim: Sim, slot: int) -> None:
         """Pick the arm for object ``slot`` (one-arm robots: nothing to choose)."""
 
@@ -414,28 +428,41 @@ class Controller:
                 f"object {slot} is {grasp.width * 100:.1f} cm wide; the hand opens to "
                 f"{self.max_grasp_width * 100:.1f} cm",
             )
-        # lean the tool outwards (about its closing axis) only when top-down is out of reach
-        lean = np.array([math.sin(grasp.yaw), -math.cos(grasp.yaw)]) @ [math.cos(bearing), math.sin(bearing)]
         error: Abort | None = None
-        for tilt in self.grasp_tilt_options(grasp):
-            rot = self.tool_rotation(grasp.yaw, tilt if lean >= 0 else -tilt)
-            at = self.grasp_site_target(grasp, rot)
-            above = at + [0, 0, cfg.approach_height + max(0.0, grasp.top - at[2])]
+        fallback = None
+        plan = None
+        for option, tilt in self.grasp_candidates(sim, slot, grasp, bearing):
+            # lean the tool outwards (about its closing axis) only when top-down is out of reach
+            lean = np.array([math.sin(option.yaw), -math.cos(option.yaw)]) @ [math.cos(bearing), math.sin(bearing)]
+            rot = self.tool_rotation(option.yaw, tilt if lean >= 0 else -tilt)
+            at = self.grasp_site_target(option, rot)
+            above = at + [0, 0, cfg.approach_height + max(0.0, option.top - at[2])]
             lifted = at + [0, 0, cfg.lift_height]
             try:
                 q = self.seed(self._ik_q(sim), above)
                 q, q_pre = self._plan(q, above, rot, "pre-grasp")
                 q, down = self._plan_line(q, above, at, rot, "grasp")
                 q, up = self._plan_line(q, at, lifted, rot, "lift")
-                break
             except Abort as e:
                 error = e
-        else:
-            raise error
+                continue
+            candidate = (q, q_pre, down, up, above, at, lifted, rot)
+            clearance = self.grasp_clearance(sim, slot, [q_pre, *down])
+            if clearance >= self.min_grasp_clearance:
+                plan = candidate
+                break
+            if fallback is None or clearance > fallback[0]:
+                fallback = (clearance, candidate)
+        if plan is None:
+            if fallback is None:
+                raise error
+            plan = fallback[1]
+        q, q_pre, down, up, above, at, lifted, rot = plan
         z0 = sim.world.object_pose(sim.data, slot)[0][2]
         monitor = self._collision_monitor(run, slot)
         self.hand(sim, closed=False)
         run.phase = "approach"
+        self._approach_target = (above, rot)  # pre-grasp position and tool rotation
         self._approach(run, q_pre, monitor)
         run.phase = "descend"
         self._follow(run, down, float(above[2] - at[2]), monitor=monitor)

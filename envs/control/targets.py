@@ -144,13 +144,15 @@ def grasp_pose(
     slot: int,
     nominal_yaw: float = 0.0,
     preferred_yaw: float | None = None,
+    fixed_yaw: float | None = None,
 ) -> GraspPose:
     """Top-down grasp on object ``slot`` as it is now in ``data``.
 
     The grasp centre is the largest part's centre (a mug's body, not its handle); the fingers close
     along the direction in which that part's outline is narrowest. Round parts are equally narrow
     in many directions: then the one nearest ``preferred_yaw`` wins. Of the two equivalent yaws
-    (θ, θ + π) the one nearest ``nominal_yaw`` is returned so the wrist turns least.
+    (θ, θ + π) the one nearest ``nominal_yaw`` is returned so the wrist turns least. With
+    ``fixed_yaw`` the fingers close along the sampled direction nearest it, however wide.
     """
     geoms = _visible_geoms(world, slot)
     if not geoms:
@@ -165,7 +167,9 @@ def grasp_pose(
     proj = xy @ dirs.T
     widths = proj.max(axis=0) - proj.min(axis=0)
     near = np.flatnonzero(widths <= widths.min() + 0.003)
-    if preferred_yaw is None:
+    if fixed_yaw is not None:
+        i = int(np.argmin([abs(_wrap(t, fixed_yaw) - fixed_yaw) for t in thetas]))
+    elif preferred_yaw is None:
         i = int(near[np.argmin(widths[near])])
     else:
         i = int(near[np.argmin([abs(_wrap(thetas[j], preferred_yaw) - preferred_yaw) for j in near])])
