@@ -178,6 +178,11 @@ class Controller:
         self.hand(run.sim, closed=False)
         self._wait(run, self.config.open_time)
 
+    def _retreat(self, run: _Run, q_full: np.ndarray, at: np.ndarray, rot: np.ndarray) -> None:
+        """After a place, back the hand away from the released object (default: 10 cm up)."""
+        q, path = self._plan_line(q_full, at, at + [0, 0, 0.1], rot, "retreat")
+        self._follow(run, path, 0.1)
+
     def _go_home(self, run: _Run) -> None:
         self._move(run, self._home_arm(run.sim))
 
@@ -561,9 +566,7 @@ class Controller:
         self._open(run)
         self.held = -1
         self._carry_start = None
-        retreat = target + [0, 0, 0.1]
-        q, p_back = self._plan_line(q, target, retreat, rot, "retreat")
-        self._follow(run, p_back, 0.1)
+        self._retreat(run, q, target, rot)
         if cfg.return_home:
             run.phase = "home"
             self._go_home(run)
