@@ -216,6 +216,42 @@ def test_rft_runs_and_logs_rewards(tmp_path, cache_dir, samples):
     assert sorted(read_index_log(tmp_path / "rft" / "data_indices.txt")) == [0, 1, 2]
 
 
+def test_rft_outcome_term_executes_points_in_the_simulator(tmp_path, samples):
+    """With ``reward_weights.outcome`` > 0 every sampled point is executed by the robot's real
+    controller on its re-created episode: the answer point of a pick task can succeed, a point on
+    the image corner (off the table) never does."""
+    from roboref.agents.refpoint.config import KINDS
+    from roboref.agents.refpoint.rft import RFTConfig, outcome_rewards, train_rft
+    from roboref.sim_reward import SimOutcomeReward
+
+    assert (samples.seeds >= 0).all() and set(samples.robots) == {"ur5e"}
+    picks = np.array([i for i in range(len(samples)) if KINDS[int(samples.arrays["kind"][i])] == "location"][:4])
+    assert len(picks) >= 2
+    answer = torch.as_tensor(samples.arrays["point"][picks], dtype=torch.float32)[:, None]
+    corner = torch.full_like(answer, 0.01)
+    scorer = SimOutcomeReward({"task_split": "train"})
+    scores = outcome_rewards(samples, picks, torch.cat([answer, corner], 1), scorer)
+    assert scores.shape == (len(picks), 2)
+    assert (scores[:, 1] == 0).all() and scores[:, 0].max() > 0, (scores, scorer.last_reasons)
+
+    tiny_model().save_pretrained(tmp_path / "init")
+    cfg = RFTConfig(
+        init=str(tmp_path / "init"),
+        out=str(tmp_path / "rft"),
+        batch_size=1,
+        group_size=2,
+        max_steps=1,
+        eval_every=1,
+        log_every=1,
+        warmup_steps=1,
+        reward_weights={"outcome": 1.0},
+        progress=False,
+        threads=1,
+    )
+    result = train_rft(cfg, train_set=samples, val_set=samples)
+    assert result.status == "done" and 0.0 <= result.metrics["outcome"] <= 1.0
+
+
 def test_shard_names_change_when_a_robot_moves(monkeypatch):
     """A cached shard is only reused for the same robot placement (mount and workspace)."""
     from roboref.agents.refpoint.data import ShardSpec, robot_tag

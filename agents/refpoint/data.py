@@ -236,15 +236,22 @@ class SampleSet:
         parts: dict[str, list] = {}
         self.paths = [Path(p) for p in paths]
         self.sizes: list[int] = []
+        seeds: list[np.ndarray] = []
         for p in paths:
             try:
                 with np.load(p, allow_pickle=False) as z:
                     for k in (*ARRAY_KEYS, "instruction", "mask_shape"):
                         parts.setdefault(k, []).append(z[k])
                     self.sizes.append(len(z["rgb"]))
+                    seeds.append(z["seed"] if "seed" in z else np.full(len(z["rgb"]), -1, np.int64))
                     parts.setdefault("steps", []).append(z["steps"] if "steps" in z else None)
             except (OSError, ValueError, KeyError) as err:
                 raise ValueError(f"{p}: not a readable RefPoint shard ({err}); delete it to regenerate") from err
+        #: env seed and robot of every sample (seed -1: unknown), to re-create its episode
+        self.seeds = np.concatenate(seeds)
+        self.robots = np.concatenate(
+            [np.full(n, p.name.split("-")[0]) for p, n in zip(self.paths, self.sizes, strict=True)]
+        )
         steps = parts.pop("steps")
         self.arrays = {k: np.concatenate(v) for k, v in parts.items()}
         self.has_steps = all(s is not None for s in steps)

@@ -60,7 +60,10 @@ class RFTConfig:
     scale_rewards: str = "group"  # advantage scale as in TRL's GRPOConfig: group | batch | none
     reward_preset: str = "default"
     process_reward: bool = True  # False: the "RFT without process rewards" ablation
-    reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})  # no controller run here
+    #: weights over the preset's; ``outcome`` > 0 executes every sampled point with the robot's
+    #: controller in the simulator (``roboref.sim_reward``, ~0.3 s per point per worker)
+    reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})
+    outcome_workers: int = 1  # worker processes that execute points when the outcome term is on
     save_every: int = 50
     eval_every: int = 50
     log_every: int = 5
@@ -98,6 +101,21 @@ def load_prompts(cfg: RFTConfig, model: RefPointModel) -> tuple[SampleSet, Sampl
     return SampleSet(paths[len(val) :]), SampleSet(paths[: len(val)])
 
 
+def outcome_rewards(samples: SampleSet, idx: np.ndarray, points: torch.Tensor, scorer) -> np.ndarray:
+    """``(B, G)`` execution outcomes of the sampled points: each sample's episode is re-created
+    from its seed and the point executed by the robot's controller (``SimOutcomeReward``)."""
+    b, g = points.shape[:2]
+    rows = [int(idx[i]) for i in range(b) for _ in range(g)]
+    texts = [f"<answer>({float(x):.4f}, {float(y):.4f})</answer>" for x, y in points.reshape(-1, 2).tolist()]
+    scores = scorer(
+        completions=texts,
+        seed=[int(samples.seeds[r]) if samples.seeds[r] >= 0 else None for r in rows],
+        robot=[str(samples.robots[r]) for r in rows],
+        instruction=[str(samples.arrays["instruction"][r]) for r in rows],
+    )
+    return np.asarray(scores, float).reshape(b, g)
+
+
 def group_rewards(
     samples: SampleSet,
     idx: np.ndarray,
@@ -105,12 +123,18 @@ def group_rewards(
     out,
     reward_cfg: RewardConfig,
     model: RefPointModel,
+    scorer=None,
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """``(B, G)`` rewards of the sampled points, and the batch means of every reward term."""
+    """``(B, G)`` rewards of the sampled points, and the batch means of every reward term. The
+    composer scores format, point and process; with a ``scorer`` the weighted execution outcome
+    is added (the composer's own outcome term is off: it has no execution to score)."""
     c = model.config
     b, g = points.shape[:2]
     rewards = np.zeros((b, g))
     sums: dict[str, float] = {}
+    w_outcome = reward_cfg.weights.get("outcome", 0.0)
+    if scorer is not None:
+        reward_cfg = reward_cfg.with_weights(outcome=0.0)
     for i in range(b):
         task = samples.task(int(idx[i]))
         kind, color = KINDS[int(out.kind[i].argmax())], c.colors[int(out.color[i].argmax())]
@@ -127,6 +151,10 @@ def group_rewards(
                 min(int(x * task.mask.shape[1]), task.mask.shape[1] - 1),
             ]
             sums["hit"] = sums.get("hit", 0.0) + float(hit)
+    if scorer is not None:
+        outcome = outcome_rewards(samples, idx, points, scorer)
+        rewards += w_outcome * outcome
+        sums["outcome"] = float(outcome.sum())
     return rewards, {k: v / (b * g) for k, v in sums.items()}
 
 
@@ -170,6 +198,11 @@ def train_rft(cfg: RFTConfig, train_set: SampleSet | None = None, val_set: Sampl
     (out / "rft_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=list) + "\n")
     texts, val_texts = TextCache(model, train_set), TextCache(model, val_set)
     reward_cfg = cfg.reward_config()
+    scorer = None
+    if reward_cfg.weights.get("outcome", 0.0) > 0:
+        from roboref.sim_reward import SimOutcomeReward
+
+        scorer = SimOutcomeReward({"task_split": "train"}, workers=cfg.outcome_workers)
     logger = MetricsLogger(out / "metrics.csv", resume_step=step)
     index_log = IndexLog(out / "data_indices.txt", resume_step=step)
     if step == 0:
@@ -195,7 +228,7 @@ def train_rft(cfg: RFTConfig, train_set: SampleSet | None = None, val_set: Sampl
                 ref_logp = torch.log_softmax(reference(*inputs).logits.flatten(1) / cfg.temperature, -1)
                 cells, points = sample_points(old.logits, cfg.group_size, gen, cfg.temperature)
                 old_logp = cell_log_probs(old.logits, cells, cfg.temperature)
-            rewards, terms = group_rewards(train_set, idx, points, old, reward_cfg, model)
+            rewards, terms = group_rewards(train_set, idx, points, old, reward_cfg, model, scorer)
             r = torch.as_tensor(rewards, dtype=torch.float32)
             adv = advantages(r, cfg.scale_rewards)
             for g in opt.param_groups:
