@@ -314,7 +314,6 @@ class G1Controller(Controller):
         flings small objects."""
         sim, a = run.sim, self._arms[self._side]
         m, d = sim.model, sim.data
-        obj = set(sim.world.slot_geoms[slot].tolist())
         digits = {
             "thumb": ("thumb_1", "thumb_2"),
             "index": ("index_0", "index_1"),
@@ -333,7 +332,7 @@ class G1Controller(Controller):
         dt = m.opt.timestep * 10
         n = max(1, int(self.config.close_time / dt))
         for i in range(1, n + 1):
-            touching = self._touching(sim, obj)
+            touching = self.touching(sim, slot)
             if self.config.assisted_grasp and touching & (
                 digit_geoms["thumb"] | digit_geoms["index"] | digit_geoms["middle"]
             ):
@@ -352,18 +351,6 @@ class G1Controller(Controller):
                     d.ctrl[act] = float(np.clip(q, lo, hi))
             self._step(run, 10)
         self._wait(run, 0.2)
-
-    @staticmethod
-    def _touching(sim: Sim, obj: set[int]) -> set[int]:
-        d = sim.data
-        out = set()
-        for i in range(d.ncon):
-            g1, g2 = int(d.contact[i].geom1), int(d.contact[i].geom2)
-            if g1 in obj:
-                out.add(g2)
-            elif g2 in obj:
-                out.add(g1)
-        return out
 
     def finger_contacts(self, sim: Sim, slot: int) -> tuple[bool, bool]:
         if self._assist is not None and self._assist[0] == slot:
