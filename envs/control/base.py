@@ -308,10 +308,13 @@ class Controller:
             if monitor is not None:
                 monitor()
 
-    def _follow(self, run: _Run, path: list[np.ndarray], length: float, monitor=None) -> None:
-        """Follow Cartesian waypoints at ``cartesian_speed``, constant speed between them."""
+    def _follow(
+        self, run: _Run, path: list[np.ndarray], length: float, monitor=None, speed: float | None = None
+    ) -> None:
+        """Follow Cartesian waypoints at ``speed`` (default ``cartesian_speed``), constant speed
+        between them."""
         dt = run.sim.model.opt.timestep * CHUNK
-        per = max(dt, length / max(1, len(path)) / self.config.cartesian_speed)
+        per = max(dt, length / max(1, len(path)) / (speed or self.config.cartesian_speed))
         n = max(1, int(round(per / dt)))
         for q in path:
             q0 = self._q_des.copy()

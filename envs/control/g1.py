@@ -35,7 +35,6 @@ before the last round); assisted pick 79.4 % / 86.5 % / 97.5 % (place 78.7 % / 8
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import mujoco
@@ -437,10 +436,5 @@ class G1Controller(Controller):
         the object drags it less), then at the usual speed."""
         q, slow = self._plan_line(q_full, at, at + [0, 0, RETREAT_SLOW], rot, "retreat", step=0.01)
         q, rest = self._plan_line(q, at + [0, 0, RETREAT_SLOW], at + [0, 0, 0.1], rot, "retreat")
-        speed = self.config.cartesian_speed
-        self.config = dataclasses.replace(self.config, cartesian_speed=RETREAT_SPEED)
-        try:
-            self._follow(run, slow, RETREAT_SLOW)
-        finally:
-            self.config = dataclasses.replace(self.config, cartesian_speed=speed)
+        self._follow(run, slow, RETREAT_SLOW, speed=RETREAT_SPEED)
         self._follow(run, rest, 0.1 - RETREAT_SLOW)
