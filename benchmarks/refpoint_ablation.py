@@ -1,6 +1,7 @@
 """RefPoint ablations on one data set and one compute budget, printed as a table.
 
-  full        SFT with the separate depth encoder
+  full        SFT with the separate depth encoder (``--target point``: the answer point's cell,
+              as a point-labelled data set gives it; ``mask``: the whole region)
   no-depth    SFT without it (``model.use_depth=false``), same data, steps and seed
   rft         RFT from ``full`` with point + process rewards
   rft-no-proc RFT from ``full`` with the point reward only (``process_reward=false``)
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--rft-steps", type=int, default=60)
     ap.add_argument("--rft-prompts", type=int, default=2000)
     ap.add_argument("--text-encoder", default="hash")
+    ap.add_argument("--target", default="mask", choices=["point", "mask"], help="SFT heatmap target")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--compare-text", action="store_true", help="also SFT with the other text encoder")
     args = ap.parse_args()
@@ -52,6 +54,7 @@ def main() -> None:
         save_every=args.steps,
         progress=False,
         threads=args.threads,
+        target=args.target,
         model={"text_encoder": args.text_encoder},
     )
     rows = []
@@ -80,7 +83,7 @@ def main() -> None:
         t = time.time()
         train_rft(cfg)
         rows.append((name, "rft", args.rft_steps, final_val(out / name), time.time() - t))
-    print(f"\nRefPoint ablation: {args.num_samples} SFT samples, val n={args.val_samples}")
+    print(f"\nRefPoint ablation: {args.num_samples} SFT samples (target {args.target}), val n={args.val_samples}")
     print(f"| {'run':<12} | stage | steps | val success | time (s) |")
     print(f"|{'-' * 14}|-------|-------|-------------|----------|")
     for name, stage, steps, success, secs in rows:

@@ -19,7 +19,7 @@ from roboref.agents.refpoint.config import RefPointConfig
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
 from roboref.agents.refpoint.model import RefPointModel
 from roboref.agents.refpoint.sampling import sample_points
-from roboref.agents.refpoint.sft import SFTConfig, read_index_log, sft_loss, train_sft
+from roboref.agents.refpoint.sft import SFTConfig, point_cells, read_index_log, sft_loss, train_sft
 
 TINY = {
     "image_size": 48,
@@ -125,6 +125,33 @@ def test_sft_steps_reduce_the_loss_on_a_fixed_batch(samples):
         opt.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_point_target_trains_the_answer_cell_not_the_whole_mask(samples):
+    """``target="point"`` is cross-entropy on the answer point's cell only: training on it puts the
+    arg-max on that cell, while the mask loss of the same logits stays a separate quantity."""
+    model = tiny_model().train()
+    texts = TextCache(model, samples)
+    t = batch_tensors(model, samples, texts, np.arange(4))
+    grid = model.config.grid
+    cells = point_cells(t["point"], grid)
+    x, y = t["point"][0].tolist()
+    assert int(cells[0]) == min(int(y * grid), grid - 1) * grid + min(int(x * grid), grid - 1)
+    assert all(t["target"][i].flatten()[cells[i]] > 0 for i in range(4))  # the answer lies in its mask
+    cfg_point, cfg_mask = SFTConfig(target="point"), SFTConfig()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        loss, parts = sft_loss(model(t["rgb"], t["depth"], t["text"], t["text_mask"]), t, cfg_point)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out = model(t["rgb"], t["depth"], t["text"], t["text_mask"])
+    assert torch.equal(out.logits.flatten(1).argmax(-1), cells)
+    _, point_parts = sft_loss(out, t, cfg_point)
+    _, mask_parts = sft_loss(out, t, cfg_mask)
+    assert point_parts["point_ce"] < mask_parts["point_ce"]
+    with pytest.raises(ValueError, match="target must be 'mask' or 'point'"):
+        SFTConfig.from_dict({"target": "box"})
 
 
 def test_batches_are_a_pure_function_of_seed_and_step():

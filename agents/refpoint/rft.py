@@ -41,31 +41,31 @@ class RFTConfig:
     init: str = "outputs/refpoint/sft/best"  # the SFT model: starting point and KL reference
     out: str = "outputs/refpoint/rft"
     cache_dir: str = "outputs/refpoint/cache"
-    num_samples: int = 2000  # prompts (own seeds, task_split=train), with reasoning traces
+    num_samples: int = 20000  # prompts: own env seeds (task_split=train), none of them in the SFT data
     val_samples: int = 500
     robots: tuple[str, ...] = ("ur5e", "g1")
     shard_size: int = 250
     workers: int = 1
     batch_size: int = 16  # prompts per step
-    group_size: int = 8  # sampled points per prompt (G)
+    group_size: int = 32  # sampled points per prompt (G); scoring is cheap, the forward pass is per prompt
     temperature: float = 1.0
-    max_steps: int = 250
-    lr: float = 5e-5
+    max_steps: int = 1500
+    lr: float = 1e-4
     weight_decay: float = 0.0
     warmup_steps: int = 10
     grad_clip: float = 1.0
     ppo_epochs: int = 2
     clip_eps: float = 0.2
-    beta: float = 0.05  # KL to the reference
-    scale_rewards: str = "group"  # advantage scale as in TRL's GRPOConfig: group | batch | none
+    beta: float = 0.01  # KL to the reference
+    scale_rewards: str = "batch"  # advantage scale as in TRL's GRPOConfig: group | batch | none
     reward_preset: str = "default"
     process_reward: bool = True  # False: the "RFT without process rewards" ablation
     #: weights over the preset's; ``outcome`` > 0 executes every sampled point with the robot's
     #: controller in the simulator (``roboref.sim_reward``, ~0.3 s per point per worker)
     reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})
     outcome_workers: int = 1  # worker processes that execute points when the outcome term is on
-    save_every: int = 50
-    eval_every: int = 50
+    save_every: int = 250
+    eval_every: int = 250
     log_every: int = 5
     keep_checkpoints: int = 2
     max_minutes: float | None = None

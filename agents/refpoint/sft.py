@@ -1,7 +1,10 @@
 """Supervised fine-tuning of RefPoint on env-generated samples (``roboref train sft``).
 
-Loss: cross-entropy of the heatmap against the normalized ground-truth mask, plus the step heads
-(target depth, task kind, target colour and category). Checkpoints every ``save_every`` steps;
+Loss: cross-entropy of the heatmap against the normalized ground-truth mask (``target="mask"``,
+dense labels only a simulator has) or against the cell of the single answer point
+(``target="point"``, what a point-labelled data set such as RefSpatial gives: the analogue of a
+VLM's token cross-entropy on ``[(x, y)]``), plus the step heads (target depth, task kind, target
+colour and category). Checkpoints every ``save_every`` steps;
 a rerun with the same ``out`` resumes from the newest checkpoint with the exact data order
 (``batches.batch_indices``); a non-finite loss stops the run and keeps the last good checkpoint.
 """
@@ -39,6 +42,7 @@ class SFTConfig:
     shard_size: int = 250
     workers: int = 1  # processes generating missing shards
     datagen_dir: str | None = None  # optional extra data written by ``roboref datagen``
+    target: str = "mask"  # heatmap target: the whole mask, or the answer point's cell ("point")
     batch_size: int = 32
     max_steps: int = 4500
     lr: float = 1e-3
@@ -67,7 +71,10 @@ class SFTConfig:
         d = dict(d)
         if "robots" in d:
             d["robots"] = tuple(d["robots"])
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.target not in ("mask", "point"):
+            raise ValueError(f"target must be 'mask' or 'point', got {cfg.target!r}")
+        return cfg
 
 
 @dataclass
@@ -91,7 +98,10 @@ def lr_at(step: int, cfg: Any) -> float:
 
 def sft_loss(out: RefPointOutput, t: dict, cfg: SFTConfig) -> tuple[torch.Tensor, dict[str, float]]:
     logp = torch.log_softmax(out.logits.flatten(1), -1)
-    point = -(t["target"].flatten(1) * logp).sum(-1).mean()
+    if cfg.target == "point":
+        point = F.nll_loss(logp, point_cells(t["point"], out.logits.shape[-1]))
+    else:
+        point = -(t["target"].flatten(1) * logp).sum(-1).mean()
     ok = torch.isfinite(t["target_depth"])
     depth = F.smooth_l1_loss(out.depth[ok], t["target_depth"][ok], beta=0.05) if ok.any() else out.depth.sum() * 0
     kind = F.cross_entropy(out.kind, t["kind"])
@@ -107,6 +117,13 @@ def sft_loss(out: RefPointOutput, t: dict, cfg: SFTConfig) -> tuple[torch.Tensor
         "category": category,
     }
     return loss, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def point_cells(points: torch.Tensor, grid: int) -> torch.Tensor:
+    """Flat heatmap cell of each normalized ``(x, y)`` point ``(B, 2)``."""
+    col = (points[:, 0] * grid).long().clamp(0, grid - 1)
+    row = (points[:, 1] * grid).long().clamp(0, grid - 1)
+    return row * grid + col
 
 
 def _ce_ignore(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
