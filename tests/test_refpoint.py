@@ -203,6 +203,30 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, cache_dir, 
     RefPointModel.from_pretrained(list_checkpoints(out)[-1])  # still loadable
 
 
+def test_runs_log_to_csv_tensorboard_and_a_plot(tmp_path, cache_dir, samples):
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from roboref.agents.refpoint.metrics import plot_metrics, read_metrics
+
+    out = tmp_path / "logged"
+    train_sft(sft_cfg(out, cache_dir, max_steps=4, eval_every=2), train_set=samples, val_set=samples)
+    rows = read_metrics(out / "metrics.csv")
+    val_steps = [r["step"] for r in rows if r["split"] == "val" and r["name"] == "success"]
+    assert val_steps == [2, 4]
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("val/success")] == val_steps
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]
+    with Image.open(out / "metrics.png") as img:
+        assert img.size[0] > 300 and img.size[1] > 100
+    assert plot_metrics(out / "metrics.csv", tmp_path / "again.png") == {
+        "train/loss": 4,
+        "train/point_ce": 4,
+        "val/success": 2,
+    }
+
+
 def test_heatmap_sampling_is_reproducible_with_a_seed():
     logits = torch.randn(3, 12, 12)
     a = sample_points(logits, 8, torch.Generator().manual_seed(0))

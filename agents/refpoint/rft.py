@@ -27,7 +27,7 @@ from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tens
 from roboref.agents.refpoint.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from roboref.agents.refpoint.config import KINDS
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
-from roboref.agents.refpoint.metrics import MetricsLogger
+from roboref.agents.refpoint.metrics import MetricsLogger, plot_metrics
 from roboref.agents.refpoint.model import RefPointModel
 from roboref.agents.refpoint.sampling import cell_log_probs, sample_points
 from roboref.agents.refpoint.sft import IndexLog, TrainResult, lr_at
@@ -283,6 +283,7 @@ def train_rft(cfg: RFTConfig, train_set: SampleSet | None = None, val_set: Sampl
     finally:
         bar.close()
         logger.close()
+        plot_metrics(out / "metrics.csv", out / "metrics.png")
     if status == "done":
         model.save_pretrained(out / "final")
     if message:

@@ -26,7 +26,7 @@ from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tens
 from roboref.agents.refpoint.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from roboref.agents.refpoint.config import RefPointConfig
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
-from roboref.agents.refpoint.metrics import MetricsLogger
+from roboref.agents.refpoint.metrics import MetricsLogger, plot_metrics
 from roboref.agents.refpoint.model import RefPointModel, RefPointOutput
 
 
@@ -247,6 +247,7 @@ def train_sft(cfg: SFTConfig, train_set: SampleSet | None = None, val_set: Sampl
     finally:
         bar.close()
         logger.close()
+        plot_metrics(out / "metrics.csv", out / "metrics.png")
     if status == "done":
         model.save_pretrained(out / "final")
     if message:
