@@ -26,6 +26,19 @@ def test_wilson_interval_known_values():
     assert wilson(0, 0) == (0.0, 1.0)
 
 
+def test_default_eval_agent_is_the_shipped_refpoint(tmp_path):
+    """``roboref eval`` without ``agent=`` scores the shipped RefPoint; its points differ from
+    the oracle's, so the records really come from the model."""
+    out = tmp_path / "default"
+    assert main(["eval", "suite=smoke", "episodes=2", "plots=false", "failure_videos=0", f"out={out}"]) == 0
+    recs = _records(out)
+    assert len(recs) == 4 and {r["agent"] for r in recs} == {"refpoint"}
+    assert all(r["parsed"] and r["text"].startswith("[(") for r in recs)
+    oracle = tmp_path / "oracle"
+    assert main(["eval", "agent=oracle", "suite=smoke", "episodes=2", "plots=false", f"out={oracle}"]) == 0
+    assert [r["point"] for r in recs] != [r["point"] for r in _records(oracle)]
+
+
 def test_oracle_eval_writes_results_and_summary(tmp_path, capsys):
     out = tmp_path / "oracle"
     assert main(["eval", "agent=oracle", "suite=smoke", f"out={out}"]) == 0
