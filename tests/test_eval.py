@@ -33,7 +33,7 @@ def test_default_eval_agent_is_the_shipped_refpoint(tmp_path):
     assert main(["eval", "suite=smoke", "episodes=2", "plots=false", "failure_videos=0", f"out={out}"]) == 0
     recs = _records(out)
     assert len(recs) == 4 and {r["agent"] for r in recs} == {"refpoint"}
-    assert all(r["parsed"] and r["text"].startswith("[(") for r in recs)
+    assert all(r["parsed"] and r["text"].startswith("<think>\n[Position]") for r in recs)
     oracle = tmp_path / "oracle"
     assert main(["eval", "agent=oracle", "suite=smoke", "episodes=2", "plots=false", f"out={oracle}"]) == 0
     assert [r["point"] for r in recs] != [r["point"] for r in _records(oracle)]

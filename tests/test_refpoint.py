@@ -346,6 +346,7 @@ def test_shipped_checkpoint_is_registered_and_beats_random():
     from roboref.agents import make_agent
     from roboref.agents.refpoint import shipped_checkpoint
     from roboref.rewards import point_in_mask
+    from roboref.rewards.format import parse_answer
 
     if not (shipped_checkpoint() / "model.safetensors").is_file():
         pytest.fail(f"no shipped RefPoint checkpoint at {shipped_checkpoint()}")
@@ -356,7 +357,9 @@ def test_shipped_checkpoint_is_registered_and_beats_random():
         obs, _ = env.reset(seed=seed)
         task = env.unwrapped.task
         out = agent.act(obs)
-        assert out.text.startswith("[(") and out.steps and out.steps[0].kind == "Position"
+        parsed = parse_answer(out.text)
+        assert parsed.strict_layout and parsed.points == ((round(out.point[0], 3), round(out.point[1], 3)),)
+        assert out.steps and out.steps[0].kind == "Position" and parsed.steps == out.steps
         rand.reset(seed)
         for name, o in (("refpoint", out), ("random", rand.act(obs))):
             hits[name] += point_in_mask(o.point, task.mask)[0]

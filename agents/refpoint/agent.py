@@ -62,8 +62,15 @@ class RefPointAgent(BaseAgent):
                 c.colors[int(out.color[i].argmax())],
                 c.categories[int(out.category[i].argmax())],
             )
-            outputs.append(AgentOutput(point=(float(x), float(y)), text=f"[({x:.3f}, {y:.3f})]", steps=steps))
+            outputs.append(AgentOutput(point=(float(x), float(y)), text=answer_text((x, y), steps), steps=steps))
         return outputs
+
+
+def answer_text(point, steps: Sequence[ReasoningStep]) -> str:
+    """RoboRefer's answer layout: the reasoning steps in the task engine's text form inside
+    ``<think>``, the point inside ``<answer>``."""
+    think = "\n".join(s.to_text() for s in steps)
+    return f"<think>\n{think}\n</think>\n<answer>[({point[0]:.3f}, {point[1]:.3f})]</answer>"
 
 
 def predicted_steps(point, depth: float, kind: str, color: str, category: str) -> tuple[ReasoningStep, ...]:
