@@ -41,7 +41,7 @@ class RFTConfig:
     init: str = "outputs/refpoint/sft/best"  # the SFT model: starting point and KL reference
     out: str = "outputs/refpoint/rft"
     cache_dir: str = "outputs/refpoint/cache"
-    num_samples: int = 20000  # prompts: own env seeds (task_split=train), none of them in the SFT data
+    num_samples: int = 40000  # prompts: own env seeds (task_split=train), none of them in the SFT data
     val_samples: int = 500
     robots: tuple[str, ...] = ("ur5e", "g1")
     shard_size: int = 250
@@ -49,7 +49,7 @@ class RFTConfig:
     batch_size: int = 16  # prompts per step
     group_size: int = 32  # sampled points per prompt (G); scoring is cheap, the forward pass is per prompt
     temperature: float = 1.0
-    max_steps: int = 1500
+    max_steps: int = 4000
     lr: float = 1e-4
     weight_decay: float = 0.0
     warmup_steps: int = 10
@@ -64,8 +64,8 @@ class RFTConfig:
     #: controller in the simulator (``roboref.sim_reward``, ~0.3 s per point per worker)
     reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})
     outcome_workers: int = 1  # worker processes that execute points when the outcome term is on
-    save_every: int = 250
-    eval_every: int = 250
+    save_every: int = 500
+    eval_every: int = 500
     log_every: int = 5
     keep_checkpoints: int = 2
     max_minutes: float | None = None
