@@ -72,6 +72,22 @@ def sft_cfg(out, cache_dir, **kw) -> SFTConfig:
     return SFTConfig(**{**base, **kw})
 
 
+def rft_cfg(tmp_path, **kw):
+    """An RFT run of the tiny model (saved to ``tmp_path/init``) on the fixture samples."""
+    from roboref.agents.refpoint.rft import RFTConfig
+
+    tiny_model().save_pretrained(tmp_path / "init")
+    base = dict(
+        init=str(tmp_path / "init"),
+        out=str(tmp_path / "rft"),
+        log_every=1,
+        warmup_steps=1,
+        progress=False,
+        threads=1,
+    )
+    return RFTConfig(**{**base, **kw})
+
+
 def tiny_model(seed: int = 0, **kw) -> RefPointModel:
     torch.manual_seed(seed)
     return RefPointModel(RefPointConfig.from_dict({**TINY, **kw}))
@@ -242,23 +258,10 @@ def test_heatmap_sampling_is_reproducible_with_a_seed():
 
 
 def test_rft_runs_and_logs_rewards(tmp_path, cache_dir, samples):
-    from roboref.agents.refpoint.rft import RFTConfig, train_rft
+    from roboref.agents.refpoint.rft import train_rft
     from roboref.agents.refpoint.sft import TrainResult
 
-    tiny_model().save_pretrained(tmp_path / "init")
-    cfg = RFTConfig(
-        init=str(tmp_path / "init"),
-        out=str(tmp_path / "rft"),
-        batch_size=2,
-        group_size=4,
-        max_steps=2,
-        save_every=1,
-        eval_every=2,
-        log_every=1,
-        warmup_steps=1,
-        progress=False,
-        threads=1,
-    )
+    cfg = rft_cfg(tmp_path, batch_size=2, group_size=4, max_steps=2, save_every=1, eval_every=2)
     result: TrainResult = train_rft(cfg, train_set=samples, val_set=samples)
     assert result.status == "done" and result.step == 2
     assert 0.0 <= result.metrics["point"] <= 1.0 and np.isfinite(result.metrics["kl"])
@@ -272,7 +275,7 @@ def test_rft_outcome_term_executes_points_in_the_simulator(tmp_path, samples):
     controller on its re-created episode: the answer point of a pick task can succeed, a point on
     the image corner (off the table) never does."""
     from roboref.agents.refpoint.config import KINDS
-    from roboref.agents.refpoint.rft import RFTConfig, outcome_rewards, train_rft
+    from roboref.agents.refpoint.rft import outcome_rewards, train_rft
     from roboref.sim_reward import SimOutcomeReward
 
     assert (samples.seeds >= 0).all() and set(samples.robots) == {"ur5e"}
@@ -285,20 +288,7 @@ def test_rft_outcome_term_executes_points_in_the_simulator(tmp_path, samples):
     assert scores.shape == (len(picks), 2)
     assert (scores[:, 1] == 0).all() and scores[:, 0].max() > 0, (scores, scorer.last_reasons)
 
-    tiny_model().save_pretrained(tmp_path / "init")
-    cfg = RFTConfig(
-        init=str(tmp_path / "init"),
-        out=str(tmp_path / "rft"),
-        batch_size=1,
-        group_size=2,
-        max_steps=1,
-        eval_every=1,
-        log_every=1,
-        warmup_steps=1,
-        reward_weights={"outcome": 1.0},
-        progress=False,
-        threads=1,
-    )
+    cfg = rft_cfg(tmp_path, batch_size=1, group_size=2, max_steps=1, eval_every=1, reward_weights={"outcome": 1.0})
     result = train_rft(cfg, train_set=samples, val_set=samples)
     assert result.status == "done" and 0.0 <= result.metrics["outcome"] <= 1.0
 

@@ -31,7 +31,7 @@ from roboref.agents.refpoint.metrics import MetricsLogger, plot_metrics
 from roboref.agents.refpoint.model import RefPointModel
 from roboref.agents.refpoint.sampling import cell_log_probs, sample_points
 from roboref.agents.refpoint.sft import IndexLog, TrainResult, lr_at
-from roboref.rewards import RewardConfig, compute_reward
+from roboref.rewards import RewardConfig, compute_reward, point_in_mask
 
 
 @dataclass
@@ -146,11 +146,7 @@ def group_rewards(
             rewards[i, j] = res.total
             for k, v in res.terms.items():
                 sums[k] = sums.get(k, 0.0) + v
-            hit = task.mask[
-                min(int(y * task.mask.shape[0]), task.mask.shape[0] - 1),
-                min(int(x * task.mask.shape[1]), task.mask.shape[1] - 1),
-            ]
-            sums["hit"] = sums.get("hit", 0.0) + float(hit)
+            sums["hit"] = sums.get("hit", 0.0) + point_in_mask((x, y), task.mask)[0]
     if scorer is not None:
         outcome = outcome_rewards(samples, idx, points, scorer)
         rewards += w_outcome * outcome
