@@ -164,8 +164,9 @@ class Controller:
         """Closing-direction yaw preferred for round objects, given the target's bearing."""
         return bearing + math.pi / 2
 
-    def _approach(self, run: _Run, q_pre: np.ndarray, monitor) -> None:
-        """Move from wherever the arm is to the pre-grasp configuration."""
+    def _approach(self, run: _Run, q_pre: np.ndarray, monitor, above: np.ndarray, rot: np.ndarray) -> None:
+        """Move from wherever the arm is to the pre-grasp configuration ``q_pre`` (the tool at
+        ``above`` with rotation ``rot``)."""
         self._move(run, q_pre, monitor=monitor)
 
     def _close(self, run: _Run, slot: int) -> None:
@@ -470,8 +471,7 @@ class Controller:
         monitor = self._collision_monitor(run, slot)
         self.hand(sim, closed=False)
         run.phase = "approach"
-        self._approach_target = (above, rot)  # pre-grasp position and tool rotation
-        self._approach(run, q_pre, monitor)
+        self._approach(run, q_pre, monitor, above, rot)
         run.phase = "descend"
         self._follow(run, down, float(above[2] - at[2]), monitor=monitor)
         run.phase = "close"

@@ -254,7 +254,7 @@ class G1Controller(Controller):
     def _near_home(self, sim: Sim) -> bool:
         return float(np.abs(sim.data.qpos[self.arm_qadr] - self._home_arm(sim)).max()) < 0.3
 
-    def _approach(self, run, q_pre: np.ndarray, monitor) -> None:
+    def _approach(self, run, q_pre: np.ndarray, monitor, above: np.ndarray, rot: np.ndarray) -> None:
         """From hanging beside the legs, first lift the hand to above table height (behind the
         table's edge), then go to APPROACH_RISE above the pre-grasp (so that the hanging thumb
         and fingers pass over the neighbours) and down to it."""
@@ -263,7 +263,6 @@ class G1Controller(Controller):
             q = self._ik_q(sim)
             q, q_via = self._plan(q, self._via(sim), None, "lift-first waypoint")
             self._move(run, q_via, monitor=monitor)
-            above, rot = self._approach_target
             try:
                 _, q_high = self._plan(q, above + [0, 0, APPROACH_RISE], rot, "over the pre-grasp")
                 self._move(run, q_high, monitor=monitor)
