@@ -53,6 +53,29 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def paired_difference(a: list[bool], b: list[bool], z: float = 1.96) -> tuple[float, float, float]:
+    """``b``'s success rate minus ``a``'s on the *same* episodes, with a 95 % interval.
+
+    Paired, because two agents scored on identical seeds share every episode's difficulty: the
+    interval of the difference is much narrower than the two Wilson intervals side by side. It
+    is Agresti & Min's (2005) adjusted Wald interval for matched proportions: with ``n12`` the
+    episodes only ``a`` solved and ``n21`` those only ``b`` solved, each cell of the 2×2 table
+    gets +0.5, ``d = (n21 - n12) / n`` and ``var = ((n12 + n21) - (n21 - n12)² / n) / n²``.
+    Returns the observed difference and the interval: ``(d, low, high)``.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired_difference needs equally long lists, got {len(a)} and {len(b)}")
+    if not a:
+        raise ValueError("paired_difference needs at least one episode")
+    n = len(a)
+    n12 = sum(x and not y for x, y in zip(a, b, strict=True))
+    n21 = sum(y and not x for x, y in zip(a, b, strict=True))
+    m, p12, p21 = n + 2.0, n12 + 0.5, n21 + 0.5
+    d_adj = (p21 - p12) / m
+    half = z * math.sqrt(max((p12 + p21) - (p21 - p12) ** 2 / m, 0.0)) / m
+    return (n21 - n12) / n, max(-1.0, d_adj - half), min(1.0, d_adj + half)
+
+
 @functools.lru_cache(maxsize=2)
 def _env_and_agent(robot: str, env_kwargs_json: str, agent: str, agent_seed: int):
     import gymnasium as gym
@@ -382,6 +405,8 @@ def report(cfg: DictConfig) -> int:
     for k in keys:
         cells = [_fmt(s["segment_robot"][k]) if k in s.get("segment_robot", {}) else "-" for s in summaries]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    if len(dirs) > 1:
+        lines += ["", *paired_table(dirs, summaries, names)]
     text = "\n".join(lines) + "\n"
     print(text)
     if cfg.get("out"):
@@ -391,3 +416,33 @@ def report(cfg: DictConfig) -> int:
         write_text_atomic(Path(cfg.out) / "report.md", text)
         plot_comparison(summaries, names, Path(cfg.out) / "comparison.png")
     return 0
+
+
+def paired_table(dirs: list[Path], summaries: list[dict], names: list[str]) -> list[str]:
+    """Markdown rows: each run's success minus the first run's, per segment and overall, on the
+    episodes both ran (matched by key), with the paired 95 % interval of ``paired_difference``."""
+    runs = []
+    for d, s in zip(dirs, summaries, strict=True):
+        recs = [r for r in read_results(d / "results.jsonl") if r.get("agent") == s["agent"]]
+        runs.append({r["key"]: r for r in recs})
+    base = runs[0]
+    segments = sorted({r["segment"] for r in base.values()})
+    lines = [
+        f"Paired difference to {names[0]} in points, on the episodes both ran [95 % CI] (n):",
+        "",
+        "| | " + " | ".join(names[1:]) + " |",
+        "|---|" + "---|" * (len(runs) - 1),
+    ]
+    for seg in [None, *segments]:
+        cells = []
+        for other in runs[1:]:
+            keys = sorted(k for k in base if k in other and (seg is None or base[k]["segment"] == seg))
+            if not keys:
+                cells.append("-")
+                continue
+            d, lo, hi = paired_difference(
+                [bool(base[k]["success"]) for k in keys], [bool(other[k]["success"]) for k in keys]
+            )
+            cells.append(f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] (n={len(keys)})")
+        lines.append(f"| {seg or 'overall'} | " + " | ".join(cells) + " |")
+    return lines

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from roboref.cli import main
-from roboref.evaluate import read_results, wilson
+from roboref.evaluate import paired_difference, read_results, wilson
 
 
 def _records(d):
@@ -102,6 +102,27 @@ def test_report_compares_runs(tmp_path, capsys):
     assert main(["report", f"dirs=[{a},{b}]", f"out={tmp_path / 'rep'}"]) == 0
     text = (tmp_path / "rep" / "report.md").read_text()
     assert "oracle (oracle)" in text and "random (random)" in text and "location/ur5e" in text
+    # the paired row: random minus oracle on the same episodes (oracle solves all of them)
+    row = next(line for line in text.splitlines() if line.startswith("| overall | -") and "(n=" in line)
+    diff = float(row.split("|")[2].split("[")[0])
+    assert diff <= -50.0
+
+
+def test_paired_difference_interval():
+    same = [True, False] * 50
+    d, lo, hi = paired_difference(same, same)
+    assert d == 0.0 and lo < 0.0 < hi and abs(lo + hi) < 1e-9
+    better = [x or i % 10 == 1 for i, x in enumerate(same)]  # b also solves 10 of a's 50 failures
+    d, lo, hi = paired_difference(same, better)
+    assert d == pytest.approx(0.1) and 0.0 < lo < 0.1 < hi
+    # pairing is what narrows it: the same two rates as independent samples overlap
+    assert wilson(60, 100)[0] < wilson(50, 100)[1]
+    d, lo, hi = paired_difference(better, same)
+    assert d == pytest.approx(-0.1) and lo < -0.1 < hi < 0.0
+    with pytest.raises(ValueError, match="equally long"):
+        paired_difference([True], [True, False])
+    with pytest.raises(ValueError, match="at least one"):
+        paired_difference([], [])
 
 
 def test_eval_bad_inputs(tmp_path, capsys):
