@@ -293,6 +293,28 @@ def test_rft_outcome_term_executes_points_in_the_simulator(tmp_path, samples):
     assert result.status == "done" and 0.0 <= result.metrics["outcome"] <= 1.0
 
 
+def test_sample_set_holds_every_shard_in_order_and_names_a_bad_shard(tmp_path, cache_dir, samples):
+    train = sorted(cache_dir.glob("*-train-*.npz"))
+    val = sorted(cache_dir.glob("*-val-*.npz"))
+    both = SampleSet([*val, *train])
+    assert both.sizes == [4, 12] and len(both) == 16
+    for k, a in samples.arrays.items():
+        assert np.array_equal(both.arrays[k][4:], a), k
+    assert np.array_equal(both.seeds[4:], samples.seeds)
+    # a shard of another resolution cannot join the set; a corrupt one is named
+    with np.load(val[0]) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["rgb"] = arrays["rgb"][:, ::2, ::2]
+    other = tmp_path / "other.npz"
+    np.savez(other, **arrays)
+    with pytest.raises(ValueError, match="other.npz"):
+        SampleSet([*train, other])
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(train[0].read_bytes()[:1000])
+    with pytest.raises(ValueError, match="broken.npz.*regenerate"):
+        SampleSet([broken])
+
+
 def test_shard_names_change_when_a_robot_moves(monkeypatch):
     """A cached shard is only reused for the same robot placement (mount and workspace)."""
     from roboref.agents.refpoint.data import ShardSpec, robot_tag

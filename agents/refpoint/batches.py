@@ -36,14 +36,14 @@ class TextCache:
         instructions = list(samples.arrays["instruction"])
         if c.text_encoder != "minilm" or not getattr(samples, "paths", None):
             feats, mask = model.encode_text(instructions)
-        else:
-            feats_l, mask_l, start = [], [], 0
+        else:  # filled shard by shard: peak memory is the features plus one shard's
+            feats = torch.zeros((len(instructions), c.max_tokens, c.text_dim), dtype=torch.float16)
+            mask, start = torch.zeros((len(instructions), c.max_tokens), dtype=torch.bool), 0
             for path, size in zip(samples.paths, samples.sizes, strict=True):
                 f, m = _cached_minilm(model, path, instructions[start : start + size])
-                feats_l.append(f)
-                mask_l.append(m)
+                feats[start : start + size, : f.shape[1]] = f
+                mask[start : start + size, : m.shape[1]] = m
                 start += size
-            feats, mask = torch.cat(feats_l), torch.cat(mask_l)
         self.text = feats.half() if feats.is_floating_point() else feats
         self.mask = mask
 
