@@ -378,3 +378,83 @@ def test_shipped_checkpoint_is_registered_and_beats_random():
     env.close()
     # measured with the shipped checkpoint: see the report in agents/refpoint/README.md
     assert hits["refpoint"] >= 5 and hits["refpoint"] >= hits["random"] + 4, hits
+
+
+def test_anchor_labels_follow_the_trace():
+    from roboref.agents.refpoint.anchors import anchor_labels
+
+    steps = json.dumps(
+        [
+            {"kind": "Position", "subject": "red book", "value": [0.25, 0.75]},
+            {"kind": "Depth", "subject": "red book", "value": 1.2},
+            {"kind": "Position", "subject": "blue ball", "value": [0.9, 0.1]},
+            {"kind": "Distance", "subject": "purple cup -> blue ball", "value": 0.58},
+            {"kind": "Position", "subject": "purple cup", "value": [0.5, 0.5]},
+            {"kind": "Depth", "subject": "purple cup", "value": 0.9},
+        ]
+    )
+    c = RefPointConfig()
+    lab = anchor_labels(steps, 3, 4, c.colors, c.categories)
+    assert lab["exist"].tolist() == [1.0, 1.0, 0.0]  # the target (last Position) is no anchor
+    assert lab["cell"].tolist() == [3 * 4 + 1, 0 * 4 + 3, -1]
+    assert lab["depth"][0] == pytest.approx(1.2) and np.isnan(lab["depth"][1])
+    assert np.isnan(lab["dist"][0]) and lab["dist"][1] == pytest.approx(0.58)
+    assert c.colors[lab["color"][0]] == "red" and c.categories[lab["category"][1]] == "ball"
+
+
+def test_anchor_slots_learn_on_a_fixed_batch(samples):
+    from roboref.agents.refpoint.anchors import anchor_loss
+
+    model = tiny_model(anchor_slots=2).train()
+    t = batch_tensors(model, samples, TextCache(model, samples), np.arange(8))
+    assert t["anchor_exist"].sum() > 0  # the fixture's traces name anchors
+    opt = torch.optim.AdamW([p for n, p in model.named_parameters() if n.startswith("anchor_")], lr=1e-2)
+    losses = []
+    for _ in range(40):
+        loss, value = anchor_loss(model(t["rgb"], t["depth"], t["text"], t["text_mask"]).anchors, t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(value)
+    assert losses[-1] < 0.6 * losses[0], losses
+
+
+def test_anchor_slots_train_on_a_frozen_model_and_are_stated(tmp_path, cache_dir, samples):
+    """``train=anchors`` from a checkpoint: only the anchor slots change (the point and target
+    heads give exactly the same outputs), and the agent states the slots' steps."""
+    from roboref.agents.refpoint.agent import RefPointAgent
+    from roboref.rewards.format import parse_answer
+
+    tiny_model().save_pretrained(tmp_path / "base")
+    cfg = sft_cfg(
+        tmp_path / "anch", cache_dir, init=str(tmp_path / "base"), train="anchors", model={"anchor_slots": 2}
+    )
+    result = train_sft(cfg, train_set=samples, val_set=samples)
+    assert result.status == "done" and result.metrics["anchors"] > 0
+    base, trained = RefPointModel.from_pretrained(tmp_path / "base"), RefPointModel.from_pretrained(result.out / "final")
+    assert trained.config.anchor_slots == 2
+    texts = TextCache(base, samples)
+    t = batch_tensors(trained, samples, texts, np.arange(4))
+    inputs = (t["rgb"], t["depth"], t["text"], t["text_mask"])
+    with torch.no_grad():
+        before, after = base(*inputs), trained(*inputs)
+    assert torch.equal(before.logits, after.logits) and torch.equal(before.depth, after.depth)
+    assert before.anchors is None and after.anchors.position.shape == (4, 2, 6 * 6)
+    # the agent states every slot whose existence logit is positive, in the strict layout
+    after.anchors.exist[:] = 5.0
+    after.anchors.has_dist[:] = 5.0
+    from roboref.agents.refpoint.agent import answer_text, predicted_steps
+
+    steps = predicted_steps((0.5, 0.5), 1.0, "location", "red", "cup", after, 0, trained.config)
+    assert [s.kind for s in steps] == ["Position", "Depth", "Distance"] * 2 + ["Position", "Depth"]
+    assert steps[2].subject.startswith("red cup -> ")
+    parsed = parse_answer(answer_text((0.5, 0.5), steps))
+    assert parsed.strict_layout and parsed.steps == steps
+    agent = RefPointAgent(result.out / "final")
+    obs = {"rgb": np.zeros((48, 48, 3), np.uint8), "depth": np.ones((48, 48), np.float32), "instruction": "the cup"}
+    out = agent.act(obs)
+    parsed = parse_answer(out.text)
+    assert parsed.strict_layout and parsed.steps == out.steps
+    assert (round(out.point[0], 3), round(out.point[1], 3)) in [s.value for s in out.steps if s.kind == "Position"]
+    with pytest.raises(ValueError, match="train=anchors needs init"):
+        SFTConfig.from_dict({"train": "anchors"})

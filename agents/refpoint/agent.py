@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from roboref.agents.base import AgentOutput, BaseAgent
+from roboref.agents.refpoint.anchors import anchor_steps
 from roboref.agents.refpoint.config import KINDS
 from roboref.agents.refpoint.data import preprocess_depth, preprocess_rgb
 from roboref.agents.refpoint.model import RefPointModel
@@ -61,6 +62,9 @@ class RefPointAgent(BaseAgent):
                 KINDS[int(out.kind[i].argmax())],
                 c.colors[int(out.color[i].argmax())],
                 c.categories[int(out.category[i].argmax())],
+                out,
+                i,
+                c,
             )
             outputs.append(AgentOutput(point=(float(x), float(y)), text=answer_text((x, y), steps), steps=steps))
         return outputs
@@ -73,13 +77,18 @@ def answer_text(point, steps: Sequence[ReasoningStep]) -> str:
     return f"<think>\n{think}\n</think>\n<answer>[({point[0]:.3f}, {point[1]:.3f})]</answer>"
 
 
-def predicted_steps(point, depth: float, kind: str, color: str, category: str) -> tuple[ReasoningStep, ...]:
-    """The trace RefPoint states: the target's position (and depth, for an object), named the
-    way the task engine names it (``free space`` for placements, ``<colour> <category>``)."""
-    if kind == "placement" or category == "free space":
-        return (ReasoningStep("Position", "free space", (round(point[0], 3), round(point[1], 3))),)
-    subject = f"{color} {category}"
-    return (
-        ReasoningStep("Position", subject, (round(point[0], 3), round(point[1], 3))),
-        ReasoningStep("Depth", subject, round(depth, 3)),
-    )
+def predicted_steps(
+    point, depth: float, kind: str, color: str, category: str, out=None, i: int = 0, config=None
+) -> tuple[ReasoningStep, ...]:
+    """The trace RefPoint states, named the way the task engine names things (``free space`` for
+    placements, ``<colour> <category>``): the anchors' steps first when the model has anchor slots
+    (``out.anchors`` of batch row ``i``), then the target's position (and depth, for an object)."""
+    placement = kind == "placement" or category == "free space"
+    subject = "free space" if placement else f"{color} {category}"
+    anchors: list[ReasoningStep] = []
+    if out is not None and out.anchors is not None:
+        anchors = anchor_steps(out.anchors, i, subject, config.feature_grid, config.colors, config.categories)
+    target = [ReasoningStep("Position", subject, (round(point[0], 3), round(point[1], 3)))]
+    if not placement:
+        target.append(ReasoningStep("Depth", subject, round(depth, 3)))
+    return (*anchors, *target)

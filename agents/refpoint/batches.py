@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from roboref.agents.refpoint.anchors import batch_anchor_labels
 from roboref.agents.refpoint.data import SampleSet, atomic_savez
 from roboref.agents.refpoint.model import RefPointModel
 
@@ -68,7 +69,14 @@ def batch_tensors(model: RefPointModel, samples: SampleSet, texts: TextCache, id
     b = samples.batch(idx)
     rgb, depth = model.image_inputs(b["rgb"], b["depth"].astype(np.float32))
     text, text_mask = texts.get(idx)
+    c = model.config
+    anchors = {}
+    if c.anchor_slots and samples.has_steps:
+        anchors = batch_anchor_labels(
+            samples.arrays["steps"][idx], c.anchor_slots, c.feature_grid, c.colors, c.categories
+        )
     return {
+        **anchors,
         "rgb": rgb,
         "depth": depth,
         "text": text,

@@ -34,6 +34,7 @@ class RefPointConfig:
     text_dim: int = 384  # MiniLM hidden size
     max_tokens: int = 40
     hash_buckets: int = 4096
+    anchor_slots: int = 0  # > 0: slots for the anchors' reasoning steps (``anchors.py``)
     categories: tuple[str, ...] = SUBJECT_CATEGORIES
     colors: tuple[str, ...] = SUBJECT_COLORS
 
@@ -47,6 +48,11 @@ class RefPointConfig:
             raise ValueError(f"text_encoder must be 'minilm' or 'hash', got {self.text_encoder!r}")
         if self.dim % self.heads:
             raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
+
+    @property
+    def feature_grid(self) -> int:
+        """Feature cells per side (anchor positions live on this grid)."""
+        return self.image_size // self.patch
 
     @property
     def grid(self) -> int:

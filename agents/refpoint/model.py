@@ -58,6 +58,21 @@ class RefPointOutput:
     kind: torch.Tensor
     color: torch.Tensor
     category: torch.Tensor
+    anchors: AnchorOutput | None = None
+
+
+@dataclass
+class AnchorOutput:
+    """Per slot (``B, S``): ``exist`` and ``has_dist`` logits, ``depth`` and ``dist`` metres;
+    ``position`` (B, S, g·g) logits over the feature grid, ``color``/``category`` logits."""
+
+    exist: torch.Tensor
+    position: torch.Tensor
+    depth: torch.Tensor
+    has_dist: torch.Tensor
+    dist: torch.Tensor
+    color: torch.Tensor
+    category: torch.Tensor
 
 
 class RefPointModel(nn.Module):
@@ -95,6 +110,12 @@ class RefPointModel(nn.Module):
         self.kind_head = nn.Linear(c.dim, 2)
         self.color_head = nn.Linear(c.dim, len(c.colors))
         self.category_head = nn.Linear(c.dim, len(c.categories))
+        if c.anchor_slots:
+            self.anchor_queries = nn.Parameter(torch.randn(1, c.anchor_slots, c.dim) * 0.02)
+            self.anchor_attn = nn.MultiheadAttention(c.dim, c.heads, batch_first=True)
+            self.anchor_mlp = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.dim), nn.GELU())
+            self.anchor_key = nn.Linear(c.dim, c.dim)
+            self.anchor_head = nn.Linear(c.dim, 4 + len(c.colors) + len(c.categories))
         self._text_encoder = None  # built on first use; not part of the state dict
 
     # -- inputs -----------------------------------------------------------------------------------
@@ -159,6 +180,30 @@ class RefPointModel(nn.Module):
             kind=self.kind_head(z),
             color=self.color_head(z),
             category=self.category_head(z),
+            anchors=self._anchors(fused, pad, img_out, depth) if c.anchor_slots else None,
+        )
+
+    def _anchors(self, fused, pad, img_out, depth) -> AnchorOutput:
+        """Slot queries attend over all fused tokens; a slot's position is its key's match
+        with each image token, its depth is read under that distribution (see ``anchors.py``)."""
+        c = self.config
+        q = self.anchor_queries.expand(fused.shape[0], -1, -1)
+        slots, _ = self.anchor_attn(q, fused, fused, key_padding_mask=pad, need_weights=False)
+        slots = self.anchor_mlp(slots + q)  # (B, S, D)
+        position = torch.einsum("bsd,btd->bst", self.anchor_key(slots), img_out) / c.dim**0.5
+        g = c.feature_grid
+        d_grid = F.adaptive_avg_pool2d(depth[:, :1], g).flatten(1)  # (B, g·g), normalized depth
+        depth_at = torch.einsum("bst,bt->bs", torch.softmax(position.detach(), -1), d_grid)
+        h = self.anchor_head(slots)
+        nc = len(c.colors)
+        return AnchorOutput(
+            exist=h[..., 0],
+            position=position,
+            depth=h[..., 1] + (depth_at + 0.5) * c.max_depth,
+            has_dist=h[..., 2],
+            dist=F.softplus(h[..., 3]),
+            color=h[..., 4 : 4 + nc],
+            category=h[..., 4 + nc :],
         )
 
     # -- checkpoints ------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def group_rewards(
         category, depth = c.categories[int(out.category[i].argmax())], float(out.depth[i])
         for j in range(g):
             x, y = (float(v) for v in points[i, j])
-            pred = AgentOutput(point=(x, y), steps=predicted_steps((x, y), depth, kind, color, category))
+            pred = AgentOutput(point=(x, y), steps=predicted_steps((x, y), depth, kind, color, category, out, i, c))
             res = compute_reward(pred, task, reward_cfg)
             rewards[i, j] = res.total
             for k, v in res.terms.items():

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from roboref.agents.refpoint.anchors import anchor_loss
 from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tensors, evaluate
 from roboref.agents.refpoint.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from roboref.agents.refpoint.config import RefPointConfig
@@ -61,6 +62,11 @@ class SFTConfig:
     threads: int | None = 1  # torch threads; 1 was ~6x faster than 2 on a loaded 2-core VM
     progress: bool = True
     model: dict = field(default_factory=dict)  # RefPointConfig fields
+    #: start from this checkpoint (its config, updated by ``model``; new heads start fresh)
+    init: str | None = None
+    train: str = "all"  # all | anchors: only the anchor slots learn, the rest stays as ``init`` has it
+    block: str = "train"  # seed block of the samples: train | rft (prompts with reasoning traces)
+    anchor_weight: float = 1.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SFTConfig:
@@ -74,7 +80,16 @@ class SFTConfig:
         cfg = cls(**d)
         if cfg.target not in ("mask", "point"):
             raise ValueError(f"target must be 'mask' or 'point', got {cfg.target!r}")
+        if cfg.train not in ("all", "anchors"):
+            raise ValueError(f"train must be 'all' or 'anchors', got {cfg.train!r}")
+        if cfg.train == "anchors" and not cfg.init:
+            raise ValueError("train=anchors needs init=CHECKPOINT (the model whose anchor slots to train)")
         return cfg
+
+    def model_config(self) -> RefPointConfig:
+        """``model`` over the defaults, or over ``init``'s config."""
+        base = RefPointConfig.load(Path(self.init) / "config.json").to_dict() if self.init else {}
+        return RefPointConfig.from_dict({**base, **self.model})
 
 
 @dataclass
@@ -109,13 +124,16 @@ def sft_loss(out: RefPointOutput, t: dict, cfg: SFTConfig) -> tuple[torch.Tensor
     category = _ce_ignore(out.category, t["category"])
     loss = point + cfg.depth_weight * depth + cfg.kind_weight * kind + cfg.subject_weight * (color + category)
     parts = {
-        "loss": loss,
         "point_ce": point,
         "depth": depth,
         "kind": kind,
         "color": color,
         "category": category,
     }
+    if out.anchors is not None and "anchor_exist" in t:
+        parts["anchors"], _ = anchor_loss(out.anchors, t)
+        loss = loss + cfg.anchor_weight * parts["anchors"]
+    parts["loss"] = loss
     return loss, {k: float(v.detach()) for k, v in parts.items()}
 
 
@@ -135,7 +153,7 @@ def _ce_ignore(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def load_samples(cfg: SFTConfig, model_cfg: RefPointConfig) -> tuple[SampleSet, SampleSet]:
     """Train and validation samples, generating (and caching) missing shards."""
     args = (list(cfg.robots), model_cfg.image_size, model_cfg.grid, model_cfg.max_depth)
-    train_specs = shard_specs(cfg.num_samples, "train", *args, shard_size=cfg.shard_size)
+    train_specs = shard_specs(cfg.num_samples, cfg.block, *args, shard_size=cfg.shard_size)
     val_specs = shard_specs(cfg.val_samples, "val", *args, shard_size=cfg.shard_size)
     paths = build_cache(val_specs + train_specs, cfg.cache_dir, cfg.workers, cfg.progress)
     val_paths, train_paths = paths[: len(val_specs)], paths[len(val_specs) :]
@@ -176,20 +194,32 @@ def train_sft(cfg: SFTConfig, train_set: SampleSet | None = None, val_set: Sampl
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    model_cfg = RefPointConfig.from_dict(cfg.model)
+    model_cfg = cfg.model_config()
     if train_set is None or val_set is None:
         gen_train, gen_val = load_samples(cfg, model_cfg)
         train_set, val_set = train_set or gen_train, val_set or gen_val
     torch.manual_seed(cfg.seed)
     model = RefPointModel(model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.init:
+        base = RefPointModel.from_pretrained(cfg.init).state_dict()
+        missing = set(model.load_state_dict(base, strict=False).missing_keys)
+        if cfg.train == "anchors" and any(not k.startswith("anchor_") for k in missing):
+            raise ValueError(f"{cfg.init}: train=anchors, but the checkpoint lacks {sorted(missing)[:3]}")
+
+    def optimizer(m: RefPointModel) -> torch.optim.Optimizer:
+        for name, p in m.named_parameters():
+            p.requires_grad_(cfg.train == "all" or name.startswith("anchor_"))
+        trainable = [p for p in m.parameters() if p.requires_grad]
+        return torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    opt = optimizer(model)
     step, best = 0, -1.0
     ckpts = list_checkpoints(out)
     if ckpts:
         model, state = load_checkpoint(ckpts[-1])
         if model.config != model_cfg:
             raise ValueError(f"{ckpts[-1]}: checkpoint model config differs from this run's model config")
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = optimizer(model)
         opt.load_state_dict(torch.load(ckpts[-1] / "optimizer.pt", weights_only=True))
         step, best = state["step"], state.get("best_success", -1.0)
     (out / "sft_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=list) + "\n")
