@@ -426,12 +426,11 @@ def test_anchor_slots_train_on_a_frozen_model_and_are_stated(tmp_path, cache_dir
     from roboref.rewards.format import parse_answer
 
     tiny_model().save_pretrained(tmp_path / "base")
-    cfg = sft_cfg(
-        tmp_path / "anch", cache_dir, init=str(tmp_path / "base"), train="anchors", model={"anchor_slots": 2}
-    )
+    cfg = sft_cfg(tmp_path / "anch", cache_dir, init=str(tmp_path / "base"), train="anchors", model={"anchor_slots": 2})
     result = train_sft(cfg, train_set=samples, val_set=samples)
     assert result.status == "done" and result.metrics["anchors"] > 0
-    base, trained = RefPointModel.from_pretrained(tmp_path / "base"), RefPointModel.from_pretrained(result.out / "final")
+    base = RefPointModel.from_pretrained(tmp_path / "base")
+    trained = RefPointModel.from_pretrained(result.out / "final")
     assert trained.config.anchor_slots == 2
     texts = TextCache(base, samples)
     t = batch_tensors(trained, samples, texts, np.arange(4))
