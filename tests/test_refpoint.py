@@ -457,3 +457,5 @@ def test_anchor_slots_train_on_a_frozen_model_and_are_stated(tmp_path, cache_dir
     assert (round(out.point[0], 3), round(out.point[1], 3)) in [s.value for s in out.steps if s.kind == "Position"]
     with pytest.raises(ValueError, match="train=anchors needs init"):
         SFTConfig.from_dict({"train": "anchors"})
+    with pytest.raises(ValueError, match="only anchor_slots may change"):
+        SFTConfig(init=str(tmp_path / "base"), model={"use_depth": False}).model_config()

@@ -87,8 +87,15 @@ class SFTConfig:
         return cfg
 
     def model_config(self) -> RefPointConfig:
-        """``model`` over the defaults, or over ``init``'s config."""
-        base = RefPointConfig.load(Path(self.init) / "config.json").to_dict() if self.init else {}
+        """``model`` over the defaults; from ``init``, the checkpoint's config, of which only
+        ``anchor_slots`` may change (a started model keeps its shape; new slots start fresh)."""
+        if not self.init:
+            return RefPointConfig.from_dict(self.model)
+        base = RefPointConfig.load(Path(self.init) / "config.json").to_dict()
+        changed = sorted(k for k, v in self.model.items() if k != "anchor_slots" and base.get(k) != v)
+        if changed:
+            theirs = ", ".join(f"{k}={base.get(k)!r}" for k in changed)
+            raise ValueError(f"init={self.init} has {theirs}; model.* must match it (only anchor_slots may change)")
         return RefPointConfig.from_dict({**base, **self.model})
 
 
