@@ -113,8 +113,9 @@ class ReferEnv(gym.Env):
         self.frame = None
         self._tasks_done = 0
         self._needs_reset = True
-        #: Model text behind the next action, set by ``TextAction`` so format/process terms can score it.
-        self.pending_text = ""
+        #: Model answer behind the next action (text, or an ``AgentOutput`` with its steps), set by
+        #: ``TextAction`` or the eval harness so the format and process terms can score it.
+        self.pending_text: str | AgentOutput = ""
 
     # --- gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -114,6 +114,7 @@ def _act(agent, obs: dict, timeout_s: float):
 def run_job(job: EvalJob) -> list[dict]:
     """Run a job's episodes (in a worker process or inline); one record per episode. An agent
     that raises, times out or answers NaN fails that episode, with the reason; the run goes on."""
+    from roboref.agents.base import AgentOutput
     from roboref.rewards.format import parse_answer
     from roboref.rewards.point import validate_point
 
@@ -151,6 +152,9 @@ def run_job(job: EvalJob) -> list[dict]:
             reason = error or why or (parse_answer(text).reason if text else "no answer")
             record.update(point=None, parsed=False, parse_reason=reason, success=False, reward=0.0, reward_terms={})
         else:
+            # the whole answer reaches the reward, so its format and process terms score the
+            # agent's text and reasoning steps, not just the point
+            env.unwrapped.pending_text = AgentOutput(point=tuple(valid), text=text, steps=tuple(out.steps))
             _, reward, _, _, info = env.step(list(valid))
             record.update(
                 point=[float(v) for v in valid],

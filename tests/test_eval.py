@@ -45,6 +45,8 @@ def test_oracle_eval_writes_results_and_summary(tmp_path, capsys):
     recs = _records(out)
     assert len(recs) == 8 and len({r["key"] for r in recs}) == 8
     assert all(r["success"] and r["parsed"] for r in recs)
+    # the answer text reaches the reward: the oracle's own trace scores the process term fully
+    assert all(r["reward_terms"]["process"] == pytest.approx(1.0) for r in recs), [r["reward_terms"] for r in recs]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["overall"]["n"] == 8 and summary["overall"]["rate"] == 1.0
     assert summary["unparseable"] == 0
