@@ -411,11 +411,11 @@ def test_anchor_slots_learn_on_a_fixed_batch(samples):
     opt = torch.optim.AdamW([p for n, p in model.named_parameters() if n.startswith("anchor_")], lr=1e-2)
     losses = []
     for _ in range(40):
-        loss, value = anchor_loss(model(t["rgb"], t["depth"], t["text"], t["text_mask"]).anchors, t)
+        loss = anchor_loss(model(t["rgb"], t["depth"], t["text"], t["text_mask"]).anchors, t)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(value)
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.6 * losses[0], losses
 
 
@@ -443,8 +443,11 @@ def test_anchor_slots_train_on_a_frozen_model_and_are_stated(tmp_path, cache_dir
     after.anchors.exist[:] = 5.0
     after.anchors.has_dist[:] = 5.0
     from roboref.agents.refpoint.agent import answer_text, predicted_steps
+    from roboref.agents.refpoint.anchors import anchor_steps
 
-    steps = predicted_steps((0.5, 0.5), 1.0, "location", "red", "cup", after, 0, trained.config)
+    c = trained.config
+    anchors = anchor_steps(after.anchors, 0, "red cup", c.feature_grid, c.colors, c.categories)
+    steps = predicted_steps((0.5, 0.5), "red cup", 1.0, anchors)
     assert [s.kind for s in steps] == ["Position", "Depth", "Distance"] * 2 + ["Position", "Depth"]
     assert steps[2].subject.startswith("red cup -> ")
     parsed = parse_answer(answer_text((0.5, 0.5), steps))

@@ -56,16 +56,7 @@ class RefPointAgent(BaseAgent):
         points = argmax_points(out.logits).numpy()
         outputs = []
         for i, (x, y) in enumerate(points):
-            steps = predicted_steps(
-                (float(x), float(y)),
-                float(out.depth[i]),
-                KINDS[int(out.kind[i].argmax())],
-                c.colors[int(out.color[i].argmax())],
-                c.categories[int(out.category[i].argmax())],
-                out,
-                i,
-                c,
-            )
+            steps = predicted_steps((float(x), float(y)), *stated_trace(out, i, c))
             outputs.append(AgentOutput(point=(float(x), float(y)), text=answer_text((x, y), steps), steps=steps))
         return outputs
 
@@ -77,18 +68,28 @@ def answer_text(point, steps: Sequence[ReasoningStep]) -> str:
     return f"<think>\n{think}\n</think>\n<answer>[({point[0]:.3f}, {point[1]:.3f})]</answer>"
 
 
+def stated_trace(out, i: int, config) -> tuple[str, float, tuple[ReasoningStep, ...]]:
+    """Everything batch row ``i`` of a forward pass states besides the point: the target's
+    subject, named the way the task engine names things (``free space`` for placements,
+    ``<colour> <category>``), its depth, and the anchor slots' steps (none without slots)."""
+    c = config
+    category = c.categories[int(out.category[i].argmax())]
+    if KINDS[int(out.kind[i].argmax())] == "placement" or category == "free space":
+        subject = "free space"
+    else:
+        subject = f"{c.colors[int(out.color[i].argmax())]} {category}"
+    anchors = ()
+    if out.anchors is not None:
+        anchors = tuple(anchor_steps(out.anchors, i, subject, c.feature_grid, c.colors, c.categories))
+    return subject, float(out.depth[i]), anchors
+
+
 def predicted_steps(
-    point, depth: float, kind: str, color: str, category: str, out=None, i: int = 0, config=None
+    point, subject: str, depth: float, anchors: Sequence[ReasoningStep] = ()
 ) -> tuple[ReasoningStep, ...]:
-    """The trace RefPoint states, named the way the task engine names things (``free space`` for
-    placements, ``<colour> <category>``): the anchors' steps first when the model has anchor slots
-    (``out.anchors`` of batch row ``i``), then the target's position (and depth, for an object)."""
-    placement = kind == "placement" or category == "free space"
-    subject = "free space" if placement else f"{color} {category}"
-    anchors: list[ReasoningStep] = []
-    if out is not None and out.anchors is not None:
-        anchors = anchor_steps(out.anchors, i, subject, config.feature_grid, config.colors, config.categories)
+    """The trace RefPoint states: the anchors' steps, then the target's position (and depth,
+    for an object; a placement's free space has none)."""
     target = [ReasoningStep("Position", subject, (round(point[0], 3), round(point[1], 3)))]
-    if not placement:
+    if subject != "free space":
         target.append(ReasoningStep("Depth", subject, round(depth, 3)))
     return (*anchors, *target)

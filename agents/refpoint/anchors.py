@@ -70,7 +70,7 @@ def batch_anchor_labels(steps: Sequence[str], slots: int, grid: int, colors, cat
     return {f"anchor_{k}": torch.as_tensor(np.stack([r[k] for r in rows])) for k in rows[0]}
 
 
-def anchor_loss(a, t: dict) -> tuple[torch.Tensor, float]:
+def anchor_loss(a, t: dict) -> torch.Tensor:
     """Cross-entropy of position, colour and category, Huber of depth and distance (on the slots
     whose trace states them), binary cross-entropy of existence and of "states a distance"."""
     exist = t["anchor_exist"]
@@ -90,7 +90,7 @@ def anchor_loss(a, t: dict) -> tuple[torch.Tensor, float]:
         lab = t[f"anchor_{key}"]
         if (lab >= 0).any():
             loss = loss + F.cross_entropy(logits[lab >= 0], lab[lab >= 0])
-    return loss, float(loss.detach())
+    return loss
 
 
 def anchor_steps(a, i: int, target: str, grid: int, colors, categories) -> list[ReasoningStep]:

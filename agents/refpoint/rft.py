@@ -22,10 +22,9 @@ import numpy as np
 import torch
 
 from roboref.agents.base import AgentOutput
-from roboref.agents.refpoint.agent import predicted_steps
+from roboref.agents.refpoint.agent import predicted_steps, stated_trace
 from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tensors, evaluate
 from roboref.agents.refpoint.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from roboref.agents.refpoint.config import KINDS
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
 from roboref.agents.refpoint.metrics import MetricsLogger, plot_metrics
 from roboref.agents.refpoint.model import RefPointModel
@@ -137,11 +136,10 @@ def group_rewards(
         reward_cfg = reward_cfg.with_weights(outcome=0.0)
     for i in range(b):
         task = samples.task(int(idx[i]))
-        kind, color = KINDS[int(out.kind[i].argmax())], c.colors[int(out.color[i].argmax())]
-        category, depth = c.categories[int(out.category[i].argmax())], float(out.depth[i])
+        trace = stated_trace(out, i, c)  # the same for every sampled point of the prompt
         for j in range(g):
             x, y = (float(v) for v in points[i, j])
-            pred = AgentOutput(point=(x, y), steps=predicted_steps((x, y), depth, kind, color, category, out, i, c))
+            pred = AgentOutput(point=(x, y), steps=predicted_steps((x, y), *trace))
             res = compute_reward(pred, task, reward_cfg)
             rewards[i, j] = res.total
             for k, v in res.terms.items():
