@@ -1,29 +1,12 @@
-"""The Agent protocol: anything that maps an observation to a referring point."""
+"""The Agent protocol: anything that maps an observation to a referring point (an ``AgentOutput``,
+defined with the task records so that envs and rewards need not import agents)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from roboref.envs.tasks.records import ReasoningStep
-
-
-@dataclass(frozen=True)
-class AgentOutput:
-    """A normalized point ``(x, y)`` (or ``None`` when the agent gave no usable answer), the raw
-    text a language model produced, and any reasoning steps it stated."""
-
-    point: tuple[float, float] | None
-    text: str = ""
-    steps: tuple[ReasoningStep, ...] = field(default=())
-
-    def to_dict(self) -> dict:
-        return {
-            "point": None if self.point is None else [float(v) for v in self.point],
-            "text": self.text,
-            "steps": [s.to_dict() for s in self.steps],
-        }
+from roboref.envs.tasks.records import AgentOutput
 
 
 @runtime_checkable
@@ -46,3 +29,6 @@ class BaseAgent:
 
     def reset(self, seed: int | None = None) -> None:
         """Called before each episode with the episode's seed (stochastic agents re-seed here)."""
+
+
+__all__ = ["Agent", "AgentOutput", "BaseAgent"]

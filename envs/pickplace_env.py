@@ -36,7 +36,7 @@ from roboref.envs.pointing import (
 )
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig, with_poses
-from roboref.envs.tasks import ReferringTask
+from roboref.envs.tasks import NoTaskError, ReferringTask
 from roboref.envs.tasks.engine import TaskConfig, sample_task
 from roboref.envs.tasks.view import SceneView
 from roboref.rewards.point import point_in_mask
@@ -123,7 +123,7 @@ class PickPlaceEnv(gym.Env):
             if self.task is not None:
                 break
         else:
-            raise RuntimeError("no scene with a uniquely named visible object in 50 tries")
+            raise NoTaskError("no scene with a uniquely named visible object in 50 tries")
         self.controller.held = -1
         self._tasks_done = 0
         self._phase = "pick"

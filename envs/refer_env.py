@@ -12,7 +12,6 @@ from typing import Any
 
 import gymnasium as gym
 
-from roboref.agents.base import AgentOutput
 from roboref.assets.objects import CATEGORIES, PALETTE
 from roboref.envs.pointing import (
     action_space,
@@ -26,8 +25,9 @@ from roboref.envs.pointing import (
 )
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig
-from roboref.envs.tasks import ReferringTask
+from roboref.envs.tasks import NoTaskError, ReferringTask
 from roboref.envs.tasks.engine import UNSEEN_CATEGORIES, UNSEEN_COLORS, TaskConfig, sample_task
+from roboref.envs.tasks.records import AgentOutput
 from roboref.envs.tasks.view import SceneView
 from roboref.rewards.compose import RewardConfig, compute_reward
 from roboref.rewards.point import point_in_mask
@@ -129,7 +129,7 @@ class ReferEnv(gym.Env):
                 break
         else:
             tc = self.task_config
-            raise RuntimeError(
+            raise NoTaskError(
                 f"no valid referring program in 50 scenes for relations={tc.relations}, "
                 f"kinds={tc.kinds}, num_steps={tc.num_steps}, split={tc.split!r}: the scenes cannot "
                 "give that many unique answers; allow more relations, kinds or objects"

@@ -30,6 +30,55 @@ class ReasoningStep:
         value = list(self.value) if isinstance(self.value, tuple) else self.value
         return {"kind": self.kind, "subject": self.subject, "value": value}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> ReasoningStep:
+        value = d["value"]
+        return cls(d["kind"], d["subject"], tuple(float(v) for v in value) if isinstance(value, list) else value)
+
+
+class NoTaskError(RuntimeError):
+    """The task engine found no valid referring program for this scene or seed: an expected
+    outcome (callers skip the seed and count it), unlike every other error."""
+
+
+@dataclass(frozen=True)
+class AgentOutput:
+    """An agent's whole answer: a normalized point ``(x, y)`` (``None`` when the agent gave no
+    usable answer), the raw text a language model produced, and any reasoning steps it stated.
+    It lives with the task records because envs and rewards score it without importing agents."""
+
+    point: tuple[float, float] | None
+    text: str = ""
+    steps: tuple[ReasoningStep, ...] = field(default=())
+
+    def to_text(self) -> str:
+        """What the agent said: its own text, or, for an agent that answers with structure only,
+        that structure rendered once in RoboRefer's layout (steps in ``<think>``, the point in
+        ``<answer>``; a bare ``[(x, y)]`` when it stated no steps)."""
+        if self.text:
+            return self.text
+        answer = "" if self.point is None else f"[({self.point[0]:.3f}, {self.point[1]:.3f})]"
+        if not self.steps:
+            return answer
+        think = "\n".join(s.to_text() for s in self.steps)
+        return f"<think>\n{think}\n</think>\n<answer>{answer}</answer>"
+
+    def to_dict(self) -> dict:
+        return {
+            "point": None if self.point is None else [float(v) for v in self.point],
+            "text": self.text,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AgentOutput:
+        point = d.get("point")
+        return cls(
+            point=None if point is None else (float(point[0]), float(point[1])),
+            text=d.get("text", ""),
+            steps=tuple(ReasoningStep.from_dict(s) for s in d.get("steps", ())),
+        )
+
 
 def mask_to_rle(mask: np.ndarray) -> dict:
     """Row-major run lengths starting with a run of ``False`` (JSON-friendly, lossless)."""
