@@ -8,9 +8,11 @@ The object is then put back where it was, so ``tasks_per_episode`` tasks can fol
 picked and held), the second says *where* ("Place it left of the blue can."): the held object is
 placed there, and the step succeeds when it rests, upright, within ``place_radius`` of the spot.
 
-``info`` carries ``success``, ``reward_terms``, ``task`` (the ``ReferringTask`` as a dict) and
-``execution`` (the ``ExecutionResult`` as a dict). ``terminated`` ends an episode whose tasks are
-done; ``truncated`` ends one whose physics became unstable or whose robot is stuck holding.
+``step`` takes the point, or the agent's whole answer (an ``AgentOutput``); an answer without a
+point scores 0 and ends the episode with ``info["format_reason"]``. ``info`` carries
+``success``, ``reward_terms``, ``task`` (the ``ReferringTask`` as a dict) and ``execution`` (the
+``ExecutionResult`` as a dict). ``terminated`` ends an episode whose tasks are done;
+``truncated`` ends one whose physics became unstable or whose robot is stuck holding.
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ from roboref.envs.pointing import (
     action_space,
     cameras,
     check_common,
-    check_point,
     config_from_kwargs,
     make_sim,
+    no_answer_step,
     observation,
     observation_space,
+    read_action,
 )
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig, with_poses
-from roboref.envs.tasks import NoTaskError, ReferringTask
+from roboref.envs.tasks import AgentOutput, NoTaskError, ReferringTask
 from roboref.envs.tasks.engine import TaskConfig, sample_task
 from roboref.envs.tasks.view import SceneView
 from roboref.rewards.point import point_in_mask
@@ -131,10 +134,14 @@ class PickPlaceEnv(gym.Env):
         self._needs_reset = False
         return self._obs(), {"task": self.task.to_dict(), "scene": self.scene.to_dict()}
 
-    def step(self, action):
+    def step(self, action: np.ndarray | AgentOutput):
         if self._needs_reset:
             raise RuntimeError("episode is over: call reset() before step()")
-        point = check_point(action)
+        point, answer = read_action(action)
+        if point is None:
+            self._needs_reset = True
+            reward, info = no_answer_step(answer, self.task)
+            return self._obs(), reward, True, False, info
         point_reward, reason = point_in_mask(point, self.task.mask)
         task = self.task
         if self._phase == "pick":

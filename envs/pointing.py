@@ -14,6 +14,7 @@ from gymnasium import spaces
 from roboref.envs.camera import CameraSpec
 from roboref.envs.scene import DEFAULT_CAMERAS
 from roboref.envs.sim import Sim
+from roboref.envs.tasks.records import AgentOutput, ReferringTask
 
 INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " .,;:!?'\"()[]-_/%°"
 MAX_INSTRUCTION_LENGTH = 256
@@ -95,6 +96,33 @@ def check_point(action) -> np.ndarray:
             f"in [0, 1] (normalized image coordinates, origin top-left)"
         )
     return a
+
+
+def read_action(action) -> tuple[np.ndarray | None, AgentOutput | None]:
+    """The point an env steps with, and the agent's whole answer when it gave one.
+
+    ``action`` is the point itself, or an ``AgentOutput`` (point, text, reasoning steps), whose
+    text and steps then reach the reward's format and process terms. An ``AgentOutput`` without a
+    point is a valid action that scores 0 (``(None, answer)``); a bad point is a ``ValueError``."""
+    if isinstance(action, AgentOutput):
+        return (None if action.point is None else check_point(action.point)), action
+    return check_point(action), None
+
+
+def no_answer_step(answer: AgentOutput, task: ReferringTask | None) -> tuple[float, dict]:
+    """Reward and ``info`` of an answer that gave no usable point: 0, the episode ends, and the
+    reason is what the answer's text parses to (``info["format_reason"]``); no physics step."""
+    from roboref.rewards.format import parse_answer
+
+    text = answer.to_text()
+    reason = parse_answer(text).reason if text else "no point in the answer"
+    return 0.0, {
+        "success": False,
+        "reward_terms": {"format": 0.0, "point": 0.0},
+        "reward_reasons": {"format": reason, "point": reason},
+        "format_reason": reason,
+        "task": task.to_dict() if task is not None else None,
+    }
 
 
 def observation(sim: Sim, frame, camera: str, instruction: str) -> dict:

@@ -11,17 +11,19 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from roboref.assets.objects import CATEGORIES, PALETTE
 from roboref.envs.pointing import (
     action_space,
     cameras,
     check_common,
-    check_point,
     config_from_kwargs,
     make_sim,
+    no_answer_step,
     observation,
     observation_space,
+    read_action,
 )
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig
@@ -97,7 +99,9 @@ class ReferEnvConfig:
 
 class ReferEnv(gym.Env):
     """Point at what the instruction refers to. Observation ``Dict(rgb, depth, instruction,
-    intrinsics, extrinsics)``; action ``Box(0, 1, (2,))``, the normalized point."""
+    intrinsics, extrinsics)``; action ``Box(0, 1, (2,))``, the normalized point. ``step`` also
+    takes the agent's whole answer, an ``AgentOutput``: its text and reasoning steps then reach
+    the format and process terms of the reward (``reward="default"`` or ``"roborefer"``)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
@@ -113,9 +117,6 @@ class ReferEnv(gym.Env):
         self.frame = None
         self._tasks_done = 0
         self._needs_reset = True
-        #: Model answer behind the next action (text, or an ``AgentOutput`` with its steps), set by
-        #: ``TextAction`` or the eval harness so the format and process terms can score it.
-        self.pending_text: str | AgentOutput = ""
 
     # --- gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -139,16 +140,19 @@ class ReferEnv(gym.Env):
         self.scene = scene
         return self._obs(), {"task": self.task.to_dict(), "scene": scene.to_dict()}
 
-    def step(self, action):
+    def step(self, action: np.ndarray | AgentOutput):
         if self._needs_reset:
             raise RuntimeError("episode is over: call reset() before step()")
-        point = check_point(action)
+        point, answer = read_action(action)
+        if point is None:
+            self._needs_reset = True
+            reward, info = no_answer_step(answer, self.task)
+            return self._obs(), reward, True, False, info
         hit, reason = point_in_mask(point, self.task.mask)
-        text, self.pending_text = self.pending_text, ""
         if self.config.reward == "binary":
             reward, terms, reasons = hit, {"point": float(hit)}, {"point": reason}
         else:
-            prediction = text or AgentOutput(point=(float(point[0]), float(point[1])))
+            prediction = answer or AgentOutput(point=(float(point[0]), float(point[1])))
             res = compute_reward(prediction, self.task, RewardConfig.preset(self.config.reward))
             reward, terms, reasons = res.total, res.terms, res.reasons
         info: dict[str, Any] = {

@@ -9,6 +9,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from roboref.envs.tasks.records import AgentOutput
+
 PAD = 0
 _PRINTABLE = frozenset(chr(c) for c in range(32, 127)) | {"\n", "\t", "°", "→"}
 _WORD = re.compile(r"[a-z0-9]+")
@@ -83,20 +85,15 @@ class TextAction(gym.Wrapper):
         from roboref.rewards.format import parse_answer
 
         parsed = parse_answer(text)
+        answer = AgentOutput(
+            point=parsed.points[0] if parsed.ok else None,
+            text=text if isinstance(text, str) else "",
+            steps=parsed.steps,
+        )
+        obs, reward, terminated, truncated, info = self.env.step(answer)
+        info["format_reason"] = parsed.reason
         if not parsed.ok:
-            task = self.env.unwrapped.task
-            info = {
-                "success": False,
-                "reward_terms": {"format": 0.0, "point": 0.0},
-                "reward_reasons": {"format": parsed.reason, "point": parsed.reason},
-                "format_reason": parsed.reason,
-                "task": task.to_dict() if task is not None else None,
-            }
-            self.env.unwrapped._needs_reset = True
-            return self.env.unwrapped._obs(), 0.0, True, False, info
-        self.env.unwrapped.pending_text = text
-        obs, reward, terminated, truncated, info = self.env.step(np.asarray(parsed.points[0], np.float32))
-        info["format_reason"] = "ok"
+            info["reward_reasons"] = {"format": parsed.reason, "point": parsed.reason}
         return obs, reward, terminated, truncated, info
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from roboref.envs.tasks.records import ReasoningStep, ReferringTask
+from roboref.envs.tasks.records import AgentOutput, ReferringTask
 from roboref.rewards.format import parse_answer
 from roboref.rewards.outcome import OutcomeConfig, outcome_reward
 from roboref.rewards.point import point_within_l1, points_reward
@@ -73,20 +73,28 @@ class RewardResult:
 
 
 def compute_reward(
-    prediction: Any,
+    prediction: str | AgentOutput | None,
     task: ReferringTask,
     cfg: RewardConfig | None = None,
     execution: Any = None,
 ) -> RewardResult:
-    """Score a prediction (model text, or an object with ``point``/``text``/``steps`` such as an
-    ``AgentOutput``) against a task. Never raises on bad predictions: they score 0 with a reason."""
+    """Score a prediction (model text, or an ``AgentOutput``) against a task. Never raises on bad
+    predictions: they score 0 with a reason.
+
+    The format terms score what the agent said: its text, or, for an agent that answers with
+    structure only, that structure rendered once to text (``AgentOutput.to_text``). So a bare
+    point is not in the strict ``<think>…</think><answer>…</answer>`` layout, and no stated steps
+    give no step format."""
     cfg = cfg or RewardConfig()
-    text, points, steps = _unpack(prediction)
-    parsed = parse_answer(text) if text else None
-    if parsed is not None and parsed.ok:
-        points = list(parsed.points)
-    if parsed is not None:
-        steps = list(parsed.steps) or steps
+    answer = prediction if isinstance(prediction, AgentOutput) else None
+    text = prediction if isinstance(prediction, str) else (answer.to_text() if answer is not None else "")
+    parsed = parse_answer(text)
+    stated = [answer.point] if answer is not None and answer.point is not None else []
+    if answer is not None and not answer.text:  # structure only: its own exact values score
+        points, steps = stated, list(answer.steps)
+    else:
+        points = list(parsed.points) if parsed.ok else stated
+        steps = list(parsed.steps) or (list(answer.steps) if answer is not None else [])
     terms: dict[str, float] = {}
     reasons: dict[str, str] = {}
     h, w = task.mask.shape
@@ -95,22 +103,15 @@ def compute_reward(
         return cfg.weights.get(name, 0.0) != 0.0
 
     if on("format"):
-        if parsed is None:
-            ok = bool(points)
-            terms["format"], reasons["format"] = (1.0, "ok") if ok else (0.0, "no point")
-        elif not parsed.ok:
+        if not parsed.ok:
             terms["format"], reasons["format"] = 0.0, parsed.reason
         elif cfg.strict_format and not parsed.strict_layout:
-            terms["format"], reasons["format"] = (
-                0.0,
-                "not in the <think>...</think><answer>...</answer> layout",
-            )
+            terms["format"], reasons["format"] = 0.0, "not in the <think>...</think><answer>...</answer> layout"
         else:
             terms["format"], reasons["format"] = 1.0, "ok"
     if on("point"):
         if not points:
-            terms["point"] = 0.0
-            reasons["point"] = parsed.reason if parsed is not None and not parsed.ok else "no point"
+            terms["point"], reasons["point"] = 0.0, parsed.reason
         elif cfg.point_mode == "l1":
             terms["point"], reasons["point"] = point_within_l1(points[0], task.point, (w, h), cfg.point_tol_px)
         else:
@@ -118,14 +119,11 @@ def compute_reward(
                 points, task.mask, cfg.point_aggregate, cfg.outside_max, cfg.sigma
             )
     if on("step_format"):
-        if parsed is None:
-            terms["step_format"], reasons["step_format"] = (1.0 if steps else 0.0), "structured steps"
-        else:
-            n_ok, n_bad = len(parsed.steps), len(parsed.step_errors)
-            terms["step_format"] = n_ok / (n_ok + n_bad) if n_ok + n_bad else 0.0
-            reasons["step_format"] = parsed.step_errors[0] if n_bad else ("ok" if n_ok else "no reasoning steps")
+        n_ok, n_bad = len(parsed.steps), len(parsed.step_errors)
+        terms["step_format"] = n_ok / (n_ok + n_bad) if n_ok + n_bad else 0.0
+        reasons["step_format"] = parsed.step_errors[0] if n_bad else ("ok" if n_ok else "no reasoning steps")
     if on("process"):
-        value, reason, _ = process_reward(list(steps), list(task.steps), (w, h), cfg.process)
+        value, reason, _ = process_reward(steps, list(task.steps), (w, h), cfg.process)
         terms["process"], reasons["process"] = value, reason
     if on("outcome"):
         if execution is None:
@@ -134,16 +132,3 @@ def compute_reward(
             terms["outcome"], reasons["outcome"] = outcome_reward(execution, task.kind, cfg.outcome)
     total = sum(cfg.weights.get(k, 0.0) * v for k, v in terms.items())
     return RewardResult(float(total), terms, reasons)
-
-
-def _unpack(prediction: Any) -> tuple[str, list, list[ReasoningStep]]:
-    if isinstance(prediction, str):
-        return prediction, [], []
-    if prediction is None:
-        return "", [], []
-    text = getattr(prediction, "text", "") or ""
-    point = getattr(prediction, "point", None)
-    steps = list(getattr(prediction, "steps", ()) or ())
-    if text and point is None:
-        return text, [], steps
-    return ("", [point] if point is not None else [], steps) if not text else (text, [point], steps)

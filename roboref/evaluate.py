@@ -154,8 +154,8 @@ def run_job(job: EvalJob) -> list[dict]:
         else:
             # the whole answer reaches the reward, so its format and process terms score the
             # agent's text and reasoning steps, not just the point
-            env.unwrapped.pending_text = AgentOutput(point=tuple(valid), text=text, steps=tuple(out.steps))
-            _, reward, _, _, info = env.step(list(valid))
+            answer = AgentOutput(point=(float(valid[0]), float(valid[1])), text=text, steps=tuple(out.steps))
+            _, reward, _, _, info = env.step(answer)
             record.update(
                 point=[float(v) for v in valid],
                 parsed=True,

@@ -4,6 +4,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from roboref.agents import OracleAgent
+from roboref.envs.tasks import AgentOutput
 from roboref.envs.wrappers import TokenizedInstruction
 
 
@@ -172,12 +173,37 @@ def test_text_action_wrapper_scores_model_text():
     env.close()
 
 
+def test_an_answer_without_a_point_scores_zero_and_ends_the_episode():
+    env = gym.make("roboref/Refer-UR5e-v0", reward="default")
+    env.reset(seed=0)
+    _, reward, terminated, truncated, info = env.step(AgentOutput(point=None, text="I cannot see it."))
+    assert reward == 0.0 and terminated and not truncated and not info["success"]
+    assert info["format_reason"] == "no (x, y) point found in the answer"
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.array([0.5, 0.5]))
+    env.reset(seed=1)
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.step(AgentOutput(point=(1.5, 0.2)))
+    env.close()
+
+
 def test_reward_presets_in_the_env():
     env = gym.make("roboref/Refer-UR5e-v0", reward="roborefer")
     env.reset(seed=0)
-    _, reward, _, _, info = env.step(np.array(env.unwrapped.task.point))
-    assert info["reward_terms"]["point"] == 1.0 and info["reward_terms"]["format"] == 1.0
-    assert reward == pytest.approx(2.0)  # no reasoning text from a bare point action
+    task = env.unwrapped.task
+    _, reward, _, _, info = env.step(np.array(task.point))
+    # a bare point said nothing in the strict <think>…</think><answer>…</answer> layout, and no steps
+    assert info["reward_terms"]["point"] == 1.0
+    assert info["reward_terms"]["format"] == 0.0 and "layout" in info["reward_reasons"]["format"]
+    assert info["reward_terms"]["step_format"] == 0.0
+    assert info["reward_reasons"]["step_format"] == "no reasoning steps"
+    assert reward == pytest.approx(1.0)
+    # the whole answer, as an AgentOutput with its steps and no text: rendered once, it is strict
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(AgentOutput(point=task.point, steps=task.steps))
+    assert info["reward_terms"]["format"] == 1.0 and info["reward_terms"]["step_format"] == 1.0
+    assert info["reward_terms"]["process"] == pytest.approx(1.0)
+    assert reward == pytest.approx(1.0 + 1.0 + 0.25 * 2)
     env.close()
     with pytest.raises(ValueError, match="reward"):
         gym.make("roboref/Refer-UR5e-v0", reward="shiny")

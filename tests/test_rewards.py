@@ -267,6 +267,39 @@ def test_composer_accepts_agent_outputs():
     assert compute_reward(AgentOutput(point=None), task).terms["point"] == 0.0
 
 
+def test_strict_format_scores_what_a_structured_answer_said():
+    """An AgentOutput with no text is rendered to text once and scored: a bare point is not in the
+    strict layout and states no steps; with its steps it is, and each step line parses."""
+    from roboref.envs.tasks import AgentOutput
+
+    task = _task()
+    strict = RewardConfig.preset("roborefer")
+    bare = compute_reward(AgentOutput(point=task.point), task, strict)
+    assert bare.terms["point"] == 1.0
+    assert bare.terms["format"] == 0.0 and "layout" in bare.reasons["format"]
+    assert bare.terms["step_format"] == 0.0 and bare.reasons["step_format"] == "no reasoning steps"
+    full = compute_reward(AgentOutput(point=task.point, steps=task.steps), task, strict)
+    assert full.terms["format"] == 1.0 and full.terms["step_format"] == 1.0
+    assert full.total == pytest.approx(bare.total + 1.0 + 0.25 * 2)
+    # text, when there is some, is what scores: the same structure with sloppy text does not pass
+    sloppy = compute_reward(AgentOutput(point=task.point, text="[(0.495, 0.39)]", steps=task.steps), task, strict)
+    assert sloppy.terms["format"] == 0.0 and sloppy.terms["step_format"] == 0.0
+
+
+def test_agent_output_renders_to_text_that_parses_back():
+    from roboref.envs.tasks import AgentOutput
+    from roboref.rewards import parse_answer
+
+    task = _task()
+    out = AgentOutput(point=(0.25, 0.75), steps=task.steps)
+    parsed = parse_answer(out.to_text())
+    assert parsed.strict_layout and parsed.points == ((0.25, 0.75),)
+    assert [s.kind for s in parsed.steps] == [s.kind for s in task.steps]
+    assert AgentOutput(point=(0.25, 0.75)).to_text() == "[(0.250, 0.750)]"
+    assert AgentOutput(point=None).to_text() == ""
+    assert AgentOutput.from_dict(out.to_dict()) == out
+
+
 def test_bad_reward_configs():
     with pytest.raises(ValueError, match="terms"):
         RewardConfig(weights={"format": 1.0, "style": 2.0})
