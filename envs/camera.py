@@ -69,6 +69,10 @@ class CameraSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> CameraSpec:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
 
 def intrinsics(fovy_deg: float, width: int, height: int) -> np.ndarray:
     """Pinhole ``K`` of a MuJoCo camera (square pixels, principal point at the image centre)."""

@@ -47,6 +47,13 @@ class ObjectSpec:
     def footprint_radius(self) -> float:
         return 0.5 * math.hypot(self.size[0], self.size[1])
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ObjectSpec:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
 
 @dataclass(frozen=True)
 class SceneSpec:
@@ -67,15 +74,10 @@ class SceneSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> SceneSpec:
-        def tup(x):
-            return tuple(x) if isinstance(x, list) else x
-
-        objects = tuple(ObjectSpec(**{k: tup(v) for k, v in o.items()}) for o in d["objects"])
-        cameras = tuple(CameraSpec(**{k: tup(v) for k, v in c.items()}) for c in d["cameras"])
         return cls(
             robot=d["robot"],
-            objects=objects,
-            cameras=cameras,
+            objects=tuple(ObjectSpec.from_dict(o) for o in d["objects"]),
+            cameras=tuple(CameraSpec.from_dict(c) for c in d["cameras"]),
             table_size=tuple(d["table_size"]),
             table_height=d["table_height"],
             seed=d.get("seed"),

@@ -64,3 +64,7 @@ class ExecutionResult:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExecutionResult:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})

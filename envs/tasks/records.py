@@ -138,3 +138,20 @@ class ReferringTask:
             "spec": copy.deepcopy(self.spec),
             "mask": mask_to_rle(self.mask),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ReferringTask:
+        """The inverse of ``to_dict`` (its derived ``answer`` and ``reasoning`` are ignored)."""
+        return cls(
+            instruction=d["instruction"],
+            kind=d["kind"],
+            mask=rle_to_mask(d["mask"]),
+            point=(float(d["point"][0]), float(d["point"][1])),
+            target=int(d.get("target", -1)),
+            steps=tuple(ReasoningStep.from_dict(s) for s in d.get("steps", ())),
+            relations=tuple(d.get("relations", ())),
+            program=d.get("program", ""),
+            num_steps=int(d.get("num_steps", 1)),
+            held=int(d.get("held", -1)),
+            spec=copy.deepcopy(d.get("spec", {})),
+        )
