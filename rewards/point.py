@@ -16,6 +16,8 @@ import numpy as np
 
 def validate_point(point) -> tuple[tuple[float, float] | None, str]:
     """``((x, y), "")`` for a finite point in [0, 1]², else ``(None, reason)``."""
+    if point is None:  # numpy would read None as one NaN coordinate
+        return None, "no point"
     try:
         arr = np.asarray(point, dtype=float).reshape(-1)
     except (TypeError, ValueError):

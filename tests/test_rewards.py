@@ -121,10 +121,21 @@ def test_point_reward_strictly_decreases_with_distance(x1, y1, x2, y2):
             assert v1 == pytest.approx(v2)
 
 
-@pytest.mark.parametrize("bad", [(np.nan, 0.2), (0.2, np.inf), (1.2, 0.3), (-0.1, 0.5), (0.1,), "x", None])
-def test_point_reward_bad_points_score_zero_with_reason(bad):
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ((np.nan, 0.2), "not finite"),
+        ((0.2, np.inf), "not finite"),
+        ((1.2, 0.3), "outside [0, 1]"),
+        ((-0.1, 0.5), "outside [0, 1]"),
+        ((0.1,), "2 coordinates"),
+        ("x", "not numeric"),
+        (None, "no point"),
+    ],
+)
+def test_point_reward_bad_points_score_zero_with_reason(bad, why):
     value, reason = point_reward(bad, MASK)
-    assert value == 0.0 and reason
+    assert value == 0.0 and why in reason
 
 
 def test_several_points_mean_or_all():
