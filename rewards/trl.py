@@ -3,8 +3,9 @@
 ``GRPOTrainer(reward_funcs=reward_functions(...))`` calls each with the batch's completions and the
 data set's other columns as keyword lists (one entry per completion). Columns used, as
 ``roboref datagen`` writes them: ``mask`` (image or array), ``answer`` (``[(x, y)]``), ``reasoning``
-(step lines), ``kind``. A bad completion scores 0; these functions never raise inside a training
-loop (a broken row scores 0 too, and the reason is kept in ``fn.last_reasons``).
+(step lines), ``kind``. A bad completion scores 0 with its reason in ``fn.last_reasons``; a
+malformed data-set row (no readable mask, no parsable answer) is a ``ValueError`` naming the row
+and the field, because it is a bug in the data, not something the model did.
 """
 
 from __future__ import annotations
@@ -33,26 +34,40 @@ def completion_text(completion: Any) -> str:
 
 
 def as_mask(value: Any) -> np.ndarray:
-    """A boolean mask from an array, a PIL image, PNG bytes or a datasets image dict."""
+    """A boolean mask from an array, a PIL image, PNG bytes or a datasets image dict; a
+    ``ValueError`` for anything else."""
     if isinstance(value, dict) and "bytes" in value:
         value = value["bytes"]
     if isinstance(value, (bytes, bytearray)):
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        value = Image.open(io.BytesIO(value))
+        try:
+            value = Image.open(io.BytesIO(value))
+        except UnidentifiedImageError:
+            raise ValueError("'mask' holds bytes that are not an image") from None
+    if value is None:
+        raise ValueError("'mask' is missing")
     arr = np.asarray(value)
     if arr.ndim == 3:
         arr = arr[..., 0]
+    if arr.ndim != 2 or arr.dtype == object:
+        raise ValueError(f"'mask' must be a 2-D image or array, got {type(value).__name__} of shape {arr.shape}")
     return arr > 0
 
 
-def row_task(mask: Any, answer: str = "", reasoning: str = "", kind: str = "location") -> ReferringTask:
-    """The parts of a ``ReferringTask`` a reward needs, rebuilt from a data-set row."""
+def row_task(mask: Any, answer: str, reasoning: str = "", kind: str = "location") -> ReferringTask:
+    """The parts of a ``ReferringTask`` a reward needs, rebuilt from a data-set row. A row without
+    a readable mask or a parsable ``answer`` is a ``ValueError`` naming the field."""
     m = as_mask(mask)
-    parsed = parse_answer(answer) if answer else None
-    point = parsed.points[0] if parsed is not None and parsed.ok else (0.5, 0.5)
-    steps, _ = parse_steps(reasoning or "")
-    return ReferringTask(instruction="", kind=kind, mask=m, point=point, steps=tuple(steps))
+    parsed = parse_answer(answer)
+    if not parsed.ok:
+        raise ValueError(f"'answer' {answer!r} is not a point list: {parsed.reason}")
+    steps, errors = parse_steps(reasoning or "")
+    if errors:
+        raise ValueError(f"'reasoning' has a malformed line: {errors[0]}")
+    if kind not in ("location", "placement"):
+        raise ValueError(f"'kind' must be 'location' or 'placement', got {kind!r}")
+    return ReferringTask(instruction="", kind=kind, mask=m, point=parsed.points[0], steps=tuple(steps))
 
 
 def _column(kwargs: dict, name: str, n: int, default: Any = None) -> list:
@@ -79,19 +94,18 @@ def reward_function(term: str, cfg: RewardConfig | None = None):
         completions = list(completions or [])
         n = len(completions)
         masks = _column(kwargs, "mask", n)
-        answers = _column(kwargs, "answer", n, "")
+        answers = _column(kwargs, "answer", n)
         reasoning = _column(kwargs, "reasoning", n, "")
         kinds = _column(kwargs, "kind", n, "location")
         out, reasons = [], []
         for i, completion in enumerate(completions):
             try:
                 task = row_task(masks[i], answers[i], reasoning[i], kinds[i])
-                res = compute_reward(completion_text(completion), task, only)
-                out.append(float(res.terms.get(term, 0.0)))
-                reasons.append(res.reasons.get(term, ""))
-            except Exception as err:  # a broken row must not stop training
-                out.append(0.0)
-                reasons.append(f"row could not be scored: {err}")
+            except ValueError as err:
+                raise ValueError(f"{fn.__name__}: data-set row {i} of the batch: {err}") from None
+            res = compute_reward(completion_text(completion), task, only)
+            out.append(float(res.terms.get(term, 0.0)))
+            reasons.append(res.reasons.get(term, ""))
         fn.last_reasons = reasons
         return out
 

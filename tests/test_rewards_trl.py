@@ -1,6 +1,7 @@
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from roboref.rewards import RewardConfig
@@ -41,8 +42,19 @@ def test_trl_signature_scores_each_completion():
     assert "pixel" in funcs[1].last_reasons[3]
 
 
-def test_broken_rows_score_zero_without_raising():
+@pytest.mark.parametrize(
+    "row, why",
+    [
+        ({"mask": [b"not a png"], "answer": ["[(0.5, 0.5)]"]}, "'mask' holds bytes that are not an image"),
+        ({"answer": ["[(0.5, 0.5)]"]}, "'mask' is missing"),
+        ({"mask": [MASK]}, "'answer' None is not a point list"),
+        ({"mask": [MASK], "answer": ["?"]}, "'answer' '?' is not a point list"),
+        ({"mask": [MASK], "answer": ["[(0.5, 0.5)]"], "reasoning": ["[Position] box (0.5"]}, "'reasoning'"),
+    ],
+)
+def test_a_malformed_row_is_a_clear_error_never_a_made_up_answer(row, why):
+    """A row without an answer used to be scored against (0.5, 0.5); a broken one scored 0."""
     funcs, _ = reward_functions(RewardConfig.preset("roborefer"))
-    out = [f(prompts=["p"], completions=["[(0.5, 0.5)]"], mask=[b"not a png"], answer=["?"]) for f in funcs]
-    assert all(v == [0.0] for v in out)
-    assert "could not be scored" in funcs[1].last_reasons[0]
+    with pytest.raises(ValueError, match="row 0 of the batch") as err:
+        funcs[1](prompts=["p"], completions=["[(0.5, 0.5)]"], **row)
+    assert why in str(err.value) and "roboref_point" in str(err.value)
