@@ -17,33 +17,58 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Self
 
 import numpy as np
 import torch
 
 from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tensors, evaluate
-from roboref.agents.refpoint.checkpoint import list_checkpoints, save_checkpoint
+from roboref.agents.refpoint.checkpoint import list_checkpoints, resume_latest, save_checkpoint
 from roboref.agents.refpoint.data import SampleSet
 from roboref.agents.refpoint.metrics import MetricsLogger, plot_metrics
 from roboref.agents.refpoint.model import RefPointModel
 
 
-class LoopConfig(Protocol):
-    """The fields of a trainer config that the loop reads."""
+@dataclass(kw_only=True)
+class LoopConfig:
+    """The fields every RefPoint training run has: where it writes, the sample cache it reads,
+    and the step loop's schedule and bookkeeping. A field without a default here gets it from
+    the trainer's config (``RefPointSFTConfig``, ``RefPointRFTConfig``): their recipes differ."""
 
     out: str
-    seed: int
+    cache_dir: str = "outputs/refpoint/cache"  # generated samples as .npz shards, shared by every run
+    num_samples: int  # training samples (env seeds of the run's block), split over ``robots``
+    val_samples: int = 500
+    robots: tuple[str, ...] = ("ur5e", "g1")
+    shard_size: int = 250
+    workers: int = 1  # processes generating missing shards
     batch_size: int
     max_steps: int
-    lr: float
+    lr: float  # peak learning rate (``lr_at``: linear warm-up, then cosine decay to 10 %)
+    weight_decay: float
     warmup_steps: int
-    save_every: int
-    eval_every: int
+    grad_clip: float = 1.0
+    save_every: int  # checkpoint every this many steps (and at the end)
+    eval_every: int  # validate every this many steps (and at the end); ``best/`` by success
     log_every: int
-    keep_checkpoints: int
-    max_minutes: float | None
-    progress: bool
+    keep_checkpoints: int = 2
+    max_minutes: float | None = None  # stop (with a checkpoint) after this much wall time
+    seed: int = 0
+    threads: int | None = 1  # torch threads for the run; 1 was ~6x faster than 2 on a loaded 2-core VM
+    progress: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        """The config of a composed hydra config; unknown options are an error (a typo must not
+        silently train with the default)."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} option(s) {unknown}; options: {sorted(names)}")
+        d = dict(d)
+        if "robots" in d:
+            d["robots"] = tuple(d["robots"])
+        return cls(**d)
 
 
 @dataclass
@@ -57,25 +82,11 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-#: One optimizer step: ``(step, batch indices, batch tensors) -> metrics to log`` (with ``loss``).
-StepFn = Callable[[int, np.ndarray, dict[str, torch.Tensor]], dict[str, float]]
-
-C = TypeVar("C")
+#: One update: ``(model, optimizer, step, batch indices, batch tensors) -> metrics to log``.
+StepFn = Callable[[RefPointModel, torch.optim.Optimizer, int, np.ndarray, dict[str, torch.Tensor]], dict[str, float]]
 
 
-def config_from_dict(cls: type[C], d: dict[str, Any], what: str) -> C:
-    """``cls(**d)`` that names unknown options (a typo must not silently train the default)."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise ValueError(f"unknown {what} option(s) {unknown}; options: {sorted(names)}")
-    d = dict(d)
-    if "robots" in d:
-        d["robots"] = tuple(d["robots"])
-    return cls(**d)
-
-
-def lr_at(step: int, cfg: Any) -> float:
+def lr_at(step: int, cfg: LoopConfig) -> float:
     """Linear warm-up, then cosine decay to 10 % over ``max_steps``."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -118,27 +129,35 @@ def train_loop(
     name: str,
     cfg: LoopConfig,
     model: RefPointModel,
-    opt: torch.optim.Optimizer,
     train_set: SampleSet,
     val_set: SampleSet,
     train_step: StepFn,
     *,
-    start: int = 0,
-    best: float = -1.0,
+    trainable: Callable[[str], bool] | None = None,
     state: dict[str, Any] | None = None,
     show: tuple[str, ...] = ("loss",),
     eval_first: bool = False,
 ) -> TrainResult:
-    """Run ``train_step`` from step ``start`` (a resumed checkpoint's) to ``cfg.max_steps``.
+    """Train ``model`` (or resume the newest checkpoint in ``cfg.out``) to ``cfg.max_steps``.
 
-    ``name`` names the config file (``<name>_config.json``) and the progress bar; ``best`` is the
-    resumed best validation success; ``state`` goes into every checkpoint's trainer state; ``show``
-    are the metrics on the progress bar; ``eval_first`` validates the starting model at step 0
-    (RFT: the SFT model is the score to beat)."""
+    ``name`` names the config file (``<name>_config.json``) and the progress bar; AdamW updates
+    the parameters whose name ``trainable`` accepts (all without it; the rest are frozen);
+    ``state`` joins every checkpoint's trainer state; ``show`` are the metrics on the progress
+    bar; ``eval_first`` validates the starting model at step 0 (RFT: the SFT model is the score
+    to beat)."""
     from tqdm import tqdm
 
     out = Path(cfg.out)
-    (out / f"{name}_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=list) + "\n")  # type: ignore[call-overload]
+    out.mkdir(parents=True, exist_ok=True)
+
+    def make_optimizer(m: RefPointModel) -> torch.optim.Optimizer:
+        for param_name, p in m.named_parameters():
+            p.requires_grad_(trainable is None or trainable(param_name))
+        params = [p for p in m.parameters() if p.requires_grad]
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    model, opt, start, best = resume_latest(out, model, make_optimizer)
+    (out / f"{name}_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=list) + "\n")
     model.train()
     texts, val_texts = TextCache(model, train_set), TextCache(model, val_set)
     logger = MetricsLogger(out / "metrics.csv", resume_step=start)
@@ -157,7 +176,8 @@ def train_loop(
             model.save_pretrained(out / "best")
 
     def checkpoint() -> None:
-        save_checkpoint(out, step, model, opt, {"best_success": best, **(state or {})}, cfg.keep_checkpoints)
+        info = {"best_success": best, "samples": n, **(state or {})}
+        save_checkpoint(out, step, model, opt, info, cfg.keep_checkpoints)
 
     try:
         if eval_first and step == 0:
@@ -168,7 +188,7 @@ def train_loop(
             batch = batch_tensors(model, train_set, texts, idx)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            metrics = train_step(step, idx, batch)
+            metrics = train_step(model, opt, step, idx, batch)
             if not math.isfinite(metrics["loss"]):
                 kept = list_checkpoints(out)
                 status = "nan"

@@ -13,44 +13,39 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from roboref.agents.base import AgentOutput
 from roboref.agents.refpoint.agent import predicted_steps, stated_trace
-from roboref.agents.refpoint.checkpoint import resume_latest
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
-from roboref.agents.refpoint.loop import TrainResult, config_from_dict, optimizer_step, train_loop
+from roboref.agents.refpoint.loop import LoopConfig, TrainResult, optimizer_step, train_loop
 from roboref.agents.refpoint.model import RefPointModel
 from roboref.agents.refpoint.sampling import cell_log_probs, sample_points
 from roboref.agents.threads import torch_threads
 from roboref.rewards import RewardConfig, compute_reward, point_in_mask
 
 
-@dataclass
-class RefPointRFTConfig:
-    """Everything an RFT run of RefPoint depends on (saved as ``out/rft_config.json``); named
-    apart from TRL's ``GRPOConfig``, which configures the VLM path (``agents/vlm/train.py``)."""
+@dataclass(kw_only=True)
+class RefPointRFTConfig(LoopConfig):
+    """Everything an RFT run of RefPoint depends on (saved as ``out/rft_config.json``): the
+    loop's fields (``LoopConfig``) with the shipped recipe's defaults, and RFT's own. Named apart
+    from TRL's ``GRPOConfig``, which configures the VLM path (``agents/vlm/train.py``)."""
 
-    init: str = "outputs/refpoint/sft/best"  # the SFT model: starting point and KL reference
     out: str = "outputs/refpoint/rft"
-    cache_dir: str = "outputs/refpoint/cache"
-    num_samples: int = 40000  # prompts: own env seeds (task_split=train), none of them in the SFT data
-    val_samples: int = 500
-    robots: tuple[str, ...] = ("ur5e", "g1")
-    shard_size: int = 250
-    workers: int = 1
+    num_samples: int = 40000  # prompts: own env seeds (the rft block), none of them in the SFT data
     batch_size: int = 16  # prompts per step
-    group_size: int = 32  # sampled points per prompt (G); scoring is cheap, the forward pass is per prompt
-    temperature: float = 1.0
     max_steps: int = 4000
     lr: float = 1e-4
     weight_decay: float = 0.0
     warmup_steps: int = 10
-    grad_clip: float = 1.0
+    save_every: int = 500
+    eval_every: int = 500
+    log_every: int = 5
+    init: str = "outputs/refpoint/sft/best"  # the SFT model: starting point and KL reference
+    group_size: int = 32  # sampled points per prompt (G); scoring is cheap, the forward pass is per prompt
+    temperature: float = 1.0
     ppo_epochs: int = 2
     clip_eps: float = 0.2
     beta: float = 0.01  # KL to the reference
@@ -61,25 +56,12 @@ class RefPointRFTConfig:
     #: controller in the simulator (``roboref.sim_reward``, ~0.3 s per point per worker)
     reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})
     outcome_workers: int = 1  # worker processes that execute points when the outcome term is on
-    save_every: int = 500
-    eval_every: int = 500
-    log_every: int = 5
-    keep_checkpoints: int = 2
-    max_minutes: float | None = None
-    seed: int = 0
-    threads: int | None = 1  # torch threads; 1 was ~6x faster than 2 on a loaded 2-core VM
-    progress: bool = True
 
     def __post_init__(self) -> None:
         if self.ppo_epochs < 1:  # a step must update the model
             raise ValueError(f"ppo_epochs must be at least 1, got {self.ppo_epochs}")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RefPointRFTConfig:
-        cfg = config_from_dict(cls, d, "RFT")
-        if cfg.scale_rewards not in ("group", "batch", "none"):
-            raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {cfg.scale_rewards!r}")
-        return cfg
+        if self.scale_rewards not in ("group", "batch", "none"):
+            raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {self.scale_rewards!r}")
 
     def reward_config(self) -> RewardConfig:
         """The reward preset with this run's weights (process terms off for the ablation)."""
@@ -167,7 +149,6 @@ def train_rft(
 ) -> TrainResult:
     """Run (or resume) RFT from ``cfg.init``."""
     with torch_threads(cfg.threads):
-        Path(cfg.out).mkdir(parents=True, exist_ok=True)
         reference = RefPointModel.from_pretrained(cfg.init).eval()
         for p in reference.parameters():
             p.requires_grad_(False)
@@ -175,11 +156,6 @@ def train_rft(
         if train_set is None or val_set is None:
             gen_train, gen_val = load_prompts(cfg, model)
             train_set, val_set = train_set or gen_train, val_set or gen_val
-
-        def make_optimizer(m: RefPointModel) -> torch.optim.Optimizer:
-            return torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-        model, opt, start, best = resume_latest(cfg.out, model, make_optimizer)
         reward_cfg = cfg.reward_config()
         scorer = None
         if reward_cfg.weights.get("outcome", 0.0) > 0:
@@ -187,7 +163,9 @@ def train_rft(
 
             scorer = SimOutcomeReward({"task_split": "train"}, workers=cfg.outcome_workers)
 
-        def train_step(step: int, idx: np.ndarray, t: dict[str, torch.Tensor]) -> dict[str, float]:
+        def train_step(
+            model: RefPointModel, opt: torch.optim.Optimizer, step: int, idx: np.ndarray, t: dict[str, torch.Tensor]
+        ) -> dict[str, float]:
             inputs = (t["rgb"], t["depth"], t["text"], t["text_mask"])
             gen = torch.Generator().manual_seed(int(np.random.default_rng([cfg.seed, step]).integers(2**62)))
             with torch.no_grad():
@@ -215,17 +193,5 @@ def train_rft(
                 }
             return {**stats, "reward": float(r.mean()), **terms}
 
-        return train_loop(
-            "rft",
-            cfg,
-            model,
-            opt,
-            train_set,
-            val_set,
-            train_step,
-            start=start,
-            best=best,
-            state={"init": cfg.init},
-            show=("reward", "hit"),
-            eval_first=True,
-        )
+        state, show = {"init": cfg.init}, ("reward", "hit")
+        return train_loop("rft", cfg, model, train_set, val_set, train_step, state=state, show=show, eval_first=True)

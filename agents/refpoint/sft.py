@@ -14,69 +14,54 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from roboref.agents.refpoint.anchors import anchor_loss
-from roboref.agents.refpoint.checkpoint import resume_latest
 from roboref.agents.refpoint.config import RefPointConfig
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
-from roboref.agents.refpoint.loop import TrainResult, config_from_dict, optimizer_step, train_loop
+from roboref.agents.refpoint.loop import LoopConfig, TrainResult, optimizer_step, train_loop
 from roboref.agents.refpoint.model import RefPointModel, RefPointOutput
 from roboref.agents.threads import torch_threads
 
 
-@dataclass
-class RefPointSFTConfig:
-    """Everything an SFT run of RefPoint depends on (saved as ``out/sft_config.json``); named
-    apart from TRL's ``SFTConfig``, which configures the VLM path (``agents/vlm/train.py``)."""
+@dataclass(kw_only=True)
+class RefPointSFTConfig(LoopConfig):
+    """Everything an SFT run of RefPoint depends on (saved as ``out/sft_config.json``): the
+    loop's fields (``LoopConfig``) with the shipped recipe's defaults, and SFT's own. Named apart
+    from TRL's ``SFTConfig``, which configures the VLM path (``agents/vlm/train.py``)."""
 
     out: str = "outputs/refpoint/sft"
-    cache_dir: str = "outputs/refpoint/cache"
-    num_samples: int = 20000  # training samples (env seeds 0…), split over ``robots``
-    val_samples: int = 500
-    robots: tuple[str, ...] = ("ur5e", "g1")
-    shard_size: int = 250
-    workers: int = 1  # processes generating missing shards
-    datagen_dir: str | None = None  # optional extra data written by ``roboref datagen``
-    target: str = "mask"  # heatmap target: the whole mask, or the answer point's cell ("point")
+    num_samples: int = 20000
     batch_size: int = 32
     max_steps: int = 4500
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
-    grad_clip: float = 1.0
-    depth_weight: float = 1.0
-    kind_weight: float = 0.2
-    subject_weight: float = 0.2
     save_every: int = 250
     eval_every: int = 500
     log_every: int = 10
-    keep_checkpoints: int = 2
-    max_minutes: float | None = None  # stop (with a checkpoint) after this much wall time
-    seed: int = 0
-    threads: int | None = 1  # torch threads; 1 was ~6x faster than 2 on a loaded 2-core VM
-    progress: bool = True
+    block: str = "train"  # seed block of the samples: train | rft (prompts with reasoning traces)
+    datagen_dir: str | None = None  # optional extra data written by ``roboref datagen``
+    target: str = "mask"  # heatmap target: the whole mask, or the answer point's cell ("point")
+    depth_weight: float = 1.0
+    kind_weight: float = 0.2
+    subject_weight: float = 0.2
+    anchor_weight: float = 1.0
     model: dict = field(default_factory=dict)  # RefPointConfig fields
     #: start from this checkpoint (its config, updated by ``model``; new heads start fresh)
     init: str | None = None
     train: str = "all"  # all | anchors: only the anchor slots learn, the rest stays as ``init`` has it
-    block: str = "train"  # seed block of the samples: train | rft (prompts with reasoning traces)
-    anchor_weight: float = 1.0
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RefPointSFTConfig:
-        cfg = config_from_dict(cls, d, "SFT")
-        if cfg.target not in ("mask", "point"):
-            raise ValueError(f"target must be 'mask' or 'point', got {cfg.target!r}")
-        if cfg.train not in ("all", "anchors"):
-            raise ValueError(f"train must be 'all' or 'anchors', got {cfg.train!r}")
-        if cfg.train == "anchors" and not cfg.init:
+    def __post_init__(self) -> None:
+        if self.target not in ("mask", "point"):
+            raise ValueError(f"target must be 'mask' or 'point', got {self.target!r}")
+        if self.train not in ("all", "anchors"):
+            raise ValueError(f"train must be 'all' or 'anchors', got {self.train!r}")
+        if self.train == "anchors" and not self.init:
             raise ValueError("train=anchors needs init=CHECKPOINT (the model whose anchor slots to train)")
-        return cfg
 
     def model_config(self) -> RefPointConfig:
         """``model`` over the defaults; from ``init``, the checkpoint's config, of which only
@@ -150,7 +135,6 @@ def train_sft(
 ) -> TrainResult:
     """Run (or resume) SFT. ``train_set``/``val_set`` replace the generated samples if given."""
     with torch_threads(cfg.threads):
-        Path(cfg.out).mkdir(parents=True, exist_ok=True)
         model_cfg = cfg.model_config()
         if train_set is None or val_set is None:
             gen_train, gen_val = load_samples(cfg, model_cfg)
@@ -161,30 +145,15 @@ def train_sft(
             base = RefPointModel.from_pretrained(cfg.init).state_dict()
             model.load_state_dict(base, strict=False)  # model_config() allows new anchor slots only
 
-        def make_optimizer(m: RefPointModel) -> torch.optim.Optimizer:
-            for name, p in m.named_parameters():
-                p.requires_grad_(cfg.train == "all" or name.startswith("anchor_"))
-            trainable = [p for p in m.parameters() if p.requires_grad]
-            return torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-        model, opt, start, best = resume_latest(cfg.out, model, make_optimizer)
-
-        def train_step(step: int, idx: np.ndarray, t: dict[str, torch.Tensor]) -> dict[str, float]:
+        def train_step(
+            model: RefPointModel, opt: torch.optim.Optimizer, step: int, idx: np.ndarray, t: dict[str, torch.Tensor]
+        ) -> dict[str, float]:
             loss, parts = sft_loss(model(t["rgb"], t["depth"], t["text"], t["text_mask"]), t, cfg)
             if math.isfinite(parts["loss"]):
                 optimizer_step(model, opt, loss, cfg.grad_clip)
             return parts
 
+        anchors_only = None if cfg.train == "all" else (lambda name: name.startswith("anchor_"))
         return train_loop(
-            "sft",
-            cfg,
-            model,
-            opt,
-            train_set,
-            val_set,
-            train_step,
-            start=start,
-            best=best,
-            state={"samples": len(train_set)},
-            show=("loss", "point_ce"),
+            "sft", cfg, model, train_set, val_set, train_step, trainable=anchors_only, show=("loss", "point_ce")
         )
