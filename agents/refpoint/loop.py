@@ -1,12 +1,13 @@
 """The step loop SFT and RFT share, so their guarantees are written once.
 
-``train_loop`` runs optimizer steps from ``start`` to ``cfg.max_steps``: deterministic batches
-(``batches.batch_indices``), the learning-rate schedule, progress bar, ``metrics.csv`` /
-TensorBoard logging, periodic validation (``best/`` by validation success), atomic checkpoints
-that a rerun with the same ``out`` resumes from, ``data_indices.txt``, the NaN stop (the last good
-checkpoint is kept and named), the wall-clock limit and the final plot. A trainer supplies only
-its step: ``train_step(step, idx, batch) -> metrics`` does one update and returns what to log;
-a non-finite ``metrics["loss"]`` means it did not update, and the run stops.
+``train_loop`` runs optimizer steps to ``cfg.max_steps``: resume from the newest checkpoint in
+``out``, AdamW, deterministic batches (``batches.batch_indices``), the learning-rate schedule,
+progress bar, ``metrics.csv`` / TensorBoard logging, periodic validation (``best/`` by
+validation success), atomic checkpoints, ``data_indices.txt``, the NaN stop (the last good
+checkpoint is kept and named), the wall-clock limit and the final plot. A trainer supplies its
+model, data and step: ``train_step(model, opt, step, idx, batch) -> metrics`` does one update
+and returns what to log; a non-finite ``metrics["loss"]`` means it did not update, and the run
+stops. Same config and seed give bit-identical weights, whether or not the run was resumed.
 """
 
 from __future__ import annotations
