@@ -16,7 +16,7 @@ import torch
 
 import roboref.envs  # noqa: F401
 from roboref.agents.refpoint import RefPointAgent
-from roboref.agents.refpoint.rft import RFTConfig
+from roboref.agents.refpoint.rft import RefPointRFTConfig
 from roboref.cli import main as cli
 
 
@@ -55,7 +55,7 @@ def main() -> None:
         assert cli(["train", "sft", f"out={Path(d) / 'sft2'}", f"max_steps={args.steps}", *common]) == 0
         rows.append(("SFT (batch 32)", args.steps / (time.perf_counter() - t0), "steps/s (incl. start-up)"))
         init = next(p for p in (sft / "best", sft / "model", sft) if (p / "config.json").exists())
-        rft = RFTConfig()  # the CLI's defaults: the shipped recipe's batch and group size
+        rft = RefPointRFTConfig()  # the CLI's defaults: the shipped recipe's batch and group size
         t0 = time.perf_counter()
         assert cli(["train", "rft", f"init={init}", f"out={Path(d) / 'rft'}", f"max_steps={args.steps}", *common]) == 0
         rows.append(

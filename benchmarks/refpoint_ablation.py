@@ -21,8 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from roboref.agents.refpoint.metrics import read_metrics
-from roboref.agents.refpoint.rft import RFTConfig, train_rft
-from roboref.agents.refpoint.sft import SFTConfig, train_sft
+from roboref.agents.refpoint.rft import RefPointRFTConfig, train_rft
+from roboref.agents.refpoint.sft import RefPointSFTConfig, train_sft
 
 
 def final_val(out: Path) -> float:
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--compare-text", action="store_true", help="also SFT with the other text encoder")
     args = ap.parse_args()
     out = Path(args.out)
-    base = SFTConfig(
+    base = RefPointSFTConfig(
         cache_dir=args.cache_dir,
         num_samples=args.num_samples,
         val_samples=args.val_samples,
@@ -67,7 +67,7 @@ def main() -> None:
         t = time.time()
         train_sft(cfg)
         rows.append((name, "sft", args.steps, final_val(out / name), time.time() - t))
-    rbase = RFTConfig(
+    rbase = RefPointRFTConfig(
         init=str(out / "full" / "final"),
         cache_dir=args.cache_dir,
         num_samples=args.rft_prompts,

@@ -17,9 +17,10 @@ from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tens
 from roboref.agents.refpoint.checkpoint import list_checkpoints
 from roboref.agents.refpoint.config import RefPointConfig
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
+from roboref.agents.refpoint.loop import read_index_log
 from roboref.agents.refpoint.model import RefPointModel
 from roboref.agents.refpoint.sampling import sample_points
-from roboref.agents.refpoint.sft import SFTConfig, point_cells, read_index_log, sft_loss, train_sft
+from roboref.agents.refpoint.sft import RefPointSFTConfig, point_cells, sft_loss, train_sft
 
 TINY = {
     "image_size": 48,
@@ -51,7 +52,7 @@ def samples(cache_dir):
     return SampleSet(sorted(cache_dir.glob("*-train-*.npz")))
 
 
-def sft_cfg(out, cache_dir, **kw) -> SFTConfig:
+def sft_cfg(out, cache_dir, **kw) -> RefPointSFTConfig:
     base = dict(
         out=str(out),
         cache_dir=str(cache_dir),
@@ -69,12 +70,12 @@ def sft_cfg(out, cache_dir, **kw) -> SFTConfig:
         threads=1,
         model=dict(TINY),
     )
-    return SFTConfig(**{**base, **kw})
+    return RefPointSFTConfig(**{**base, **kw})
 
 
 def rft_cfg(tmp_path, **kw):
     """An RFT run of the tiny model (saved to ``tmp_path/init``) on the fixture samples."""
-    from roboref.agents.refpoint.rft import RFTConfig
+    from roboref.agents.refpoint.rft import RefPointRFTConfig
 
     tiny_model().save_pretrained(tmp_path / "init")
     base = dict(
@@ -85,7 +86,7 @@ def rft_cfg(tmp_path, **kw):
         progress=False,
         threads=1,
     )
-    return RFTConfig(**{**base, **kw})
+    return RefPointRFTConfig(**{**base, **kw})
 
 
 def tiny_model(seed: int = 0, **kw) -> RefPointModel:
@@ -132,7 +133,7 @@ def test_sft_steps_reduce_the_loss_on_a_fixed_batch(samples):
     texts = TextCache(model, samples)
     t = batch_tensors(model, samples, texts, np.arange(8))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    cfg = SFTConfig()
+    cfg = RefPointSFTConfig()
     losses = []
     for _ in range(25):
         loss, _ = sft_loss(model(t["rgb"], t["depth"], t["text"], t["text_mask"]), t, cfg)
@@ -154,7 +155,7 @@ def test_point_target_trains_the_answer_cell_not_the_whole_mask(samples):
     x, y = t["point"][0].tolist()
     assert int(cells[0]) == min(int(y * grid), grid - 1) * grid + min(int(x * grid), grid - 1)
     assert all(t["target"][i].flatten()[cells[i]] > 0 for i in range(4))  # the answer lies in its mask
-    cfg_point, cfg_mask = SFTConfig(target="point"), SFTConfig()
+    cfg_point, cfg_mask = RefPointSFTConfig(target="point"), RefPointSFTConfig()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     for _ in range(60):
         loss, parts = sft_loss(model(t["rgb"], t["depth"], t["text"], t["text_mask"]), t, cfg_point)
@@ -167,7 +168,7 @@ def test_point_target_trains_the_answer_cell_not_the_whole_mask(samples):
     _, mask_parts = sft_loss(out, t, cfg_mask)
     assert point_parts["point_ce"] < mask_parts["point_ce"]
     with pytest.raises(ValueError, match="target must be 'mask' or 'point'"):
-        SFTConfig.from_dict({"target": "box"})
+        RefPointSFTConfig.from_dict({"target": "box"})
 
 
 def test_batches_are_a_pure_function_of_seed_and_step():
@@ -188,8 +189,8 @@ def test_killed_run_resumes_without_repeating_or_skipping_data(tmp_path, cache_d
     out = tmp_path / "killed"
     cfg = sft_cfg(out, cache_dir, max_steps=steps, save_every=5, eval_every=100)
     script = (
-        "import json, sys; from roboref.agents.refpoint.sft import SFTConfig, train_sft; "
-        "train_sft(SFTConfig(**json.loads(sys.argv[1])))"
+        "import json, sys; from roboref.agents.refpoint.sft import RefPointSFTConfig, train_sft; "
+        "train_sft(RefPointSFTConfig(**json.loads(sys.argv[1])))"
     )
     args = json.dumps({**cfg.__dict__, "robots": list(cfg.robots)})
     proc = subprocess.Popen([sys.executable, "-c", script, args], env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -258,8 +259,8 @@ def test_heatmap_sampling_is_reproducible_with_a_seed():
 
 
 def test_rft_runs_and_logs_rewards(tmp_path, cache_dir, samples):
+    from roboref.agents.refpoint.loop import TrainResult
     from roboref.agents.refpoint.rft import train_rft
-    from roboref.agents.refpoint.sft import TrainResult
 
     cfg = rft_cfg(tmp_path, batch_size=2, group_size=4, max_steps=2, save_every=1, eval_every=2)
     result: TrainResult = train_rft(cfg, train_set=samples, val_set=samples)
@@ -268,6 +269,58 @@ def test_rft_runs_and_logs_rewards(tmp_path, cache_dir, samples):
     again = train_rft(replace(cfg, max_steps=3), train_set=samples, val_set=samples)  # resumes at 2
     assert again.step == 3
     assert sorted(read_index_log(tmp_path / "rft" / "data_indices.txt")) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("kind", ["sft", "rft"])
+def test_a_resumed_run_ends_bit_identical_to_an_uninterrupted_one(tmp_path, cache_dir, samples, kind):
+    """Same config and seed: the same weights, optimizer state, metrics and data order, whether
+    the run went through in one go or stopped at a checkpoint and was resumed."""
+    from roboref.agents.refpoint.rft import train_rft
+
+    def run(name: str, steps: int):
+        if kind == "sft":
+            cfg = sft_cfg(tmp_path / name, cache_dir, max_steps=steps, save_every=2, eval_every=2)
+            return train_sft(cfg, train_set=samples, val_set=samples)
+        cfg = rft_cfg(tmp_path, out=str(tmp_path / name), batch_size=2, group_size=4, max_steps=steps)
+        return train_rft(replace(cfg, save_every=2, eval_every=2), train_set=samples, val_set=samples)
+
+    whole = run("whole", 4)
+    assert run("split", 2).step == 2
+    split = run("split", 4)
+    assert whole.status == split.status == "done" and whole.metrics == split.metrics
+    for name in ("metrics.csv", "data_indices.txt"):
+        assert (tmp_path / "whole" / name).read_text() == (tmp_path / "split" / name).read_text(), name
+    for d in ("final", "best", "checkpoints/step-0000004"):
+        a = RefPointModel.from_pretrained(tmp_path / "whole" / d).state_dict()
+        b = RefPointModel.from_pretrained(tmp_path / "split" / d).state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), d
+    opt_a, opt_b = (torch.load(tmp_path / r / "checkpoints/step-0000004/optimizer.pt") for r in ("whole", "split"))
+    assert opt_a["param_groups"] == opt_b["param_groups"]
+    for i, st in opt_a["state"].items():
+        assert all(torch.equal(v, opt_b["state"][i][k]) for k, v in st.items())
+
+
+def test_agents_and_training_leave_torch_threads_as_they_found_them(tmp_path, cache_dir, samples):
+    """torch's thread count is process-global: building an agent must not change it, and a
+    training call that asks for ``threads`` restores it when it returns."""
+    import inspect
+
+    from roboref.agents.refpoint.agent import RefPointAgent
+    from roboref.agents.refpoint.rft import train_rft
+
+    original = torch.get_num_threads()
+    torch.set_num_threads(3)  # anything but the 1 thread the runs below ask for
+    try:
+        asks = {"threads": 1} if "threads" in inspect.signature(RefPointAgent).parameters else {}
+        RefPointAgent(model=tiny_model(), **asks)
+        assert torch.get_num_threads() == 3
+        train_sft(sft_cfg(tmp_path / "sft", cache_dir, max_steps=1, threads=1), train_set=samples, val_set=samples)
+        assert torch.get_num_threads() == 3
+        cfg = rft_cfg(tmp_path, batch_size=1, group_size=2, max_steps=1, threads=1)
+        train_rft(cfg, train_set=samples, val_set=samples)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(original)
 
 
 def test_rft_outcome_term_executes_points_in_the_simulator(tmp_path, samples):
@@ -329,7 +382,7 @@ def test_shard_names_change_when_a_robot_moves(monkeypatch):
 
 
 def test_advantages_are_group_relative_and_scaled_as_asked():
-    from roboref.agents.refpoint.rft import RFTConfig, advantages
+    from roboref.agents.refpoint.rft import RefPointRFTConfig, advantages
 
     r = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.52, 0.5, 0.5, 0.5]])
     none, group = advantages(r, "none"), advantages(r, "group")
@@ -340,7 +393,7 @@ def test_advantages_are_group_relative_and_scaled_as_asked():
     assert none[1].abs().max() < 0.02
     assert torch.allclose(advantages(r, "batch"), none / (r.std() + 1e-4))
     with pytest.raises(ValueError, match="scale_rewards"):
-        RFTConfig.from_dict({"scale_rewards": "median"})
+        RefPointRFTConfig.from_dict({"scale_rewards": "median"})
 
 
 def test_cli_train_sft_composes_its_config(capsys):
@@ -459,6 +512,6 @@ def test_anchor_slots_train_on_a_frozen_model_and_are_stated(tmp_path, cache_dir
     assert parsed.strict_layout and parsed.steps == out.steps
     assert (round(out.point[0], 3), round(out.point[1], 3)) in [s.value for s in out.steps if s.kind == "Position"]
     with pytest.raises(ValueError, match="train=anchors needs init"):
-        SFTConfig.from_dict({"train": "anchors"})
+        RefPointSFTConfig.from_dict({"train": "anchors"})
     with pytest.raises(ValueError, match="only anchor_slots may change"):
-        SFTConfig(init=str(tmp_path / "base"), model={"use_depth": False}).model_config()
+        RefPointSFTConfig(init=str(tmp_path / "base"), model={"use_depth": False}).model_config()

@@ -29,16 +29,10 @@ def shipped_checkpoint() -> Path:
 
 
 class RefPointAgent(BaseAgent):
-    """Points with a RefPoint checkpoint. Deterministic (arg-max), so ``reset`` needs no seed."""
+    """Points with a RefPoint checkpoint. Deterministic (arg-max), so ``reset`` needs no seed.
+    Constructing one changes no process state: torch's thread count is the caller's to set."""
 
-    def __init__(
-        self,
-        checkpoint: str | Path | None = None,
-        model: RefPointModel | None = None,
-        threads: int | None = None,
-    ):
-        if threads:
-            torch.set_num_threads(threads)
+    def __init__(self, checkpoint: str | Path | None = None, model: RefPointModel | None = None):
         self.model = model if model is not None else RefPointModel.from_pretrained(checkpoint or shipped_checkpoint())
         self.model.eval()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,19 @@ def list_checkpoints(out: str | Path) -> list[Path]:
     return sorted(p for p in root.glob("step-*") if (p / STATE_NAME).is_file())
 
 
-def load_checkpoint(
-    path: str | Path, optimizer: torch.optim.Optimizer | None = None
-) -> tuple[RefPointModel, dict[str, Any]]:
-    """The model, and the trainer state; loads the optimizer state into ``optimizer`` if given."""
-    path = Path(path)
-    model = RefPointModel.from_pretrained(path)
-    state = json.loads((path / STATE_NAME).read_text())
-    if optimizer is not None:
-        optimizer.load_state_dict(torch.load(path / OPTIM_NAME, weights_only=True))
-    return model, state
+def resume_latest(
+    out: str | Path, model: RefPointModel, make_optimizer: Callable[[RefPointModel], torch.optim.Optimizer]
+) -> tuple[RefPointModel, torch.optim.Optimizer, int, float]:
+    """``(model, optimizer, step, best validation success)`` of the newest checkpoint in ``out``, or
+    ``model`` with a fresh optimizer at step 0 if there is none. ``make_optimizer`` builds the
+    optimizer of a model, so a resumed one has the same parameter groups as a fresh one."""
+    ckpts = list_checkpoints(out)
+    if not ckpts:
+        return model, make_optimizer(model), 0, -1.0
+    loaded = RefPointModel.from_pretrained(ckpts[-1]).train()
+    if loaded.config != model.config:
+        raise ValueError(f"{ckpts[-1]}: checkpoint model config differs from this run's model config")
+    optimizer = make_optimizer(loaded)
+    optimizer.load_state_dict(torch.load(ckpts[-1] / OPTIM_NAME, weights_only=True))
+    state: dict[str, Any] = json.loads((ckpts[-1] / STATE_NAME).read_text())
+    return loaded, optimizer, state["step"], state.get("best_success", -1.0)

@@ -10,16 +10,16 @@ def _plain(cfg: DictConfig) -> dict:
 
 
 def sft_command(cfg: DictConfig) -> int:
-    from roboref.agents.refpoint.sft import SFTConfig, train_sft
+    from roboref.agents.refpoint.sft import RefPointSFTConfig, train_sft
 
-    result = train_sft(SFTConfig.from_dict(_plain(cfg)))
+    result = train_sft(RefPointSFTConfig.from_dict(_plain(cfg)))
     print(f"sft {result.status} at step {result.step}; outputs in {result.out}")
     return 0 if result.status in ("done", "time") else 1
 
 
 def rft_command(cfg: DictConfig) -> int:
-    from roboref.agents.refpoint.rft import RFTConfig, train_rft
+    from roboref.agents.refpoint.rft import RefPointRFTConfig, train_rft
 
-    result = train_rft(RFTConfig.from_dict(_plain(cfg)))
+    result = train_rft(RefPointRFTConfig.from_dict(_plain(cfg)))
     print(f"rft {result.status} at step {result.step}; outputs in {result.out}")
     return 0 if result.status in ("done", "time") else 1

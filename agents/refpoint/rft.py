@@ -5,54 +5,47 @@ Per prompt, ``group_size`` points are sampled from the heatmap and scored with
 stated ``[Position]``/``[Depth]`` steps, so a point near the right object earns shaping even
 outside its mask). Advantages are normalized within each group; the policy loss is PPO's clipped
 ratio objective over ``ppo_epochs`` passes, plus ``beta`` × the exact KL divergence of the
-heatmap to the frozen SFT reference. Same checkpoint, resume, logging and NaN guarantees as SFT;
+heatmap to the frozen SFT reference. Same checkpoint, resume, logging and NaN guarantees as SFT (``loop.train_loop``);
 sampling uses a generator seeded by ``(seed, step)``, so a resumed run draws the same points.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from roboref.agents.base import AgentOutput
 from roboref.agents.refpoint.agent import predicted_steps, stated_trace
-from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tensors, evaluate
-from roboref.agents.refpoint.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
-from roboref.agents.refpoint.metrics import MetricsLogger, plot_metrics
+from roboref.agents.refpoint.loop import LoopConfig, TrainResult, optimizer_step, train_loop
 from roboref.agents.refpoint.model import RefPointModel
 from roboref.agents.refpoint.sampling import cell_log_probs, sample_points
-from roboref.agents.refpoint.sft import IndexLog, TrainResult, lr_at
+from roboref.agents.threads import torch_threads
 from roboref.rewards import RewardConfig, compute_reward, point_in_mask
 
 
-@dataclass
-class RFTConfig:
-    """Everything an RFT run depends on (saved as ``out/rft_config.json``)."""
+@dataclass(kw_only=True)
+class RefPointRFTConfig(LoopConfig):
+    """Everything an RFT run of RefPoint depends on (saved as ``out/rft_config.json``): the
+    loop's fields (``LoopConfig``) with the shipped recipe's defaults, and RFT's own. Named apart
+    from TRL's ``GRPOConfig``, which configures the VLM path (``agents/vlm/train.py``)."""
 
-    init: str = "outputs/refpoint/sft/best"  # the SFT model: starting point and KL reference
     out: str = "outputs/refpoint/rft"
-    cache_dir: str = "outputs/refpoint/cache"
-    num_samples: int = 40000  # prompts: own env seeds (task_split=train), none of them in the SFT data
-    val_samples: int = 500
-    robots: tuple[str, ...] = ("ur5e", "g1")
-    shard_size: int = 250
-    workers: int = 1
+    num_samples: int = 40000  # prompts: own env seeds (the rft block), none of them in the SFT data
     batch_size: int = 16  # prompts per step
-    group_size: int = 32  # sampled points per prompt (G); scoring is cheap, the forward pass is per prompt
-    temperature: float = 1.0
     max_steps: int = 4000
     lr: float = 1e-4
     weight_decay: float = 0.0
     warmup_steps: int = 10
-    grad_clip: float = 1.0
+    save_every: int = 500
+    eval_every: int = 500
+    log_every: int = 5
+    init: str = "outputs/refpoint/sft/best"  # the SFT model: starting point and KL reference
+    group_size: int = 32  # sampled points per prompt (G); scoring is cheap, the forward pass is per prompt
+    temperature: float = 1.0
     ppo_epochs: int = 2
     clip_eps: float = 0.2
     beta: float = 0.01  # KL to the reference
@@ -63,35 +56,21 @@ class RFTConfig:
     #: controller in the simulator (``roboref.sim_reward``, ~0.3 s per point per worker)
     reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})
     outcome_workers: int = 1  # worker processes that execute points when the outcome term is on
-    save_every: int = 500
-    eval_every: int = 500
-    log_every: int = 5
-    keep_checkpoints: int = 2
-    max_minutes: float | None = None
-    seed: int = 0
-    threads: int | None = 1  # torch threads; 1 was ~6x faster than 2 on a loaded 2-core VM
-    progress: bool = True
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RFTConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown RFT option(s) {unknown}; options: {sorted(names)}")
-        d = dict(d)
-        if "robots" in d:
-            d["robots"] = tuple(d["robots"])
-        cfg = cls(**d)
-        if cfg.scale_rewards not in ("group", "batch", "none"):
-            raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {cfg.scale_rewards!r}")
-        return cfg
+    def __post_init__(self) -> None:
+        if self.ppo_epochs < 1:  # a step must update the model
+            raise ValueError(f"ppo_epochs must be at least 1, got {self.ppo_epochs}")
+        if self.scale_rewards not in ("group", "batch", "none"):
+            raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {self.scale_rewards!r}")
 
     def reward_config(self) -> RewardConfig:
+        """The reward preset with this run's weights (process terms off for the ablation)."""
         cfg = RewardConfig.preset(self.reward_preset).with_weights(**self.reward_weights)
         return cfg if self.process_reward else cfg.with_weights(process=0.0, step_format=0.0)
 
 
-def load_prompts(cfg: RFTConfig, model: RefPointModel) -> tuple[SampleSet, SampleSet]:
+def load_prompts(cfg: RefPointRFTConfig, model: RefPointModel) -> tuple[SampleSet, SampleSet]:
+    """Train prompts (the ``rft`` seed block) and validation samples at the model's resolution."""
     c = model.config
     args = (list(cfg.robots), c.image_size, c.grid, c.max_depth)
     train = shard_specs(cfg.num_samples, "rft", *args, shard_size=cfg.shard_size)
@@ -165,56 +144,28 @@ def advantages(rewards: torch.Tensor, scale: str = "group") -> torch.Tensor:
     return adv
 
 
-def train_rft(cfg: RFTConfig, train_set: SampleSet | None = None, val_set: SampleSet | None = None) -> TrainResult:
+def train_rft(
+    cfg: RefPointRFTConfig, train_set: SampleSet | None = None, val_set: SampleSet | None = None
+) -> TrainResult:
     """Run (or resume) RFT from ``cfg.init``."""
-    from tqdm import tqdm
+    with torch_threads(cfg.threads):
+        reference = RefPointModel.from_pretrained(cfg.init).eval()
+        for p in reference.parameters():
+            p.requires_grad_(False)
+        model = RefPointModel.from_pretrained(cfg.init).train()
+        if train_set is None or val_set is None:
+            gen_train, gen_val = load_prompts(cfg, model)
+            train_set, val_set = train_set or gen_train, val_set or gen_val
+        reward_cfg = cfg.reward_config()
+        scorer = None
+        if reward_cfg.weights.get("outcome", 0.0) > 0:
+            from roboref.sim_reward import SimOutcomeReward
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    reference = RefPointModel.from_pretrained(cfg.init).eval()
-    for p in reference.parameters():
-        p.requires_grad_(False)
-    model = RefPointModel.from_pretrained(cfg.init).train()
-    if train_set is None or val_set is None:
-        gen_train, gen_val = load_prompts(cfg, model)
-        train_set, val_set = train_set or gen_train, val_set or gen_val
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, best = 0, -1.0
-    ckpts = list_checkpoints(out)
-    if ckpts:
-        model, state = load_checkpoint(ckpts[-1])
-        model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        opt.load_state_dict(torch.load(ckpts[-1] / "optimizer.pt", weights_only=True))
-        step, best = state["step"], state.get("best_success", -1.0)
-    (out / "rft_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=list) + "\n")
-    texts, val_texts = TextCache(model, train_set), TextCache(model, val_set)
-    reward_cfg = cfg.reward_config()
-    scorer = None
-    if reward_cfg.weights.get("outcome", 0.0) > 0:
-        from roboref.sim_reward import SimOutcomeReward
+            scorer = SimOutcomeReward({"task_split": "train"}, workers=cfg.outcome_workers)
 
-        scorer = SimOutcomeReward({"task_split": "train"}, workers=cfg.outcome_workers)
-    logger = MetricsLogger(out / "metrics.csv", resume_step=step)
-    index_log = IndexLog(out / "data_indices.txt", resume_step=step)
-    if step == 0:
-        val = evaluate(model, val_set, val_texts)
-        logger.log(0, "val", val)
-        best = val["success"]
-        model.save_pretrained(out / "best")
-    start_time, n = time.time(), len(train_set)
-    bar = tqdm(total=cfg.max_steps, initial=step, desc="rft", unit="step", disable=not cfg.progress)
-    status, message, last = "done", "", {}
-
-    def checkpoint(s: int) -> None:
-        save_checkpoint(out, s, model, opt, {"best_success": best, "init": cfg.init}, cfg.keep_checkpoints)
-
-    try:
-        while step < cfg.max_steps:
-            idx = batch_indices(cfg.seed, step, cfg.batch_size, n)
-            t = batch_tensors(model, train_set, texts, idx)
+        def train_step(
+            model: RefPointModel, opt: torch.optim.Optimizer, step: int, idx: np.ndarray, t: dict[str, torch.Tensor]
+        ) -> dict[str, float]:
             inputs = (t["rgb"], t["depth"], t["text"], t["text_mask"])
             gen = torch.Generator().manual_seed(int(np.random.default_rng([cfg.seed, step]).integers(2**62)))
             with torch.no_grad():
@@ -225,61 +176,22 @@ def train_rft(cfg: RFTConfig, train_set: SampleSet | None = None, val_set: Sampl
             rewards, terms = group_rewards(train_set, idx, points, old, reward_cfg, model, scorer)
             r = torch.as_tensor(rewards, dtype=torch.float32)
             adv = advantages(r, cfg.scale_rewards)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, cfg)
-            stats: dict[str, float] = {}
             for _ in range(cfg.ppo_epochs):
                 new = model(*inputs)
                 logp_all = torch.log_softmax(new.logits.flatten(1) / cfg.temperature, -1)
-                new_logp = logp_all.gather(1, cells)
-                ratio = torch.exp(new_logp - old_logp)
+                ratio = torch.exp(logp_all.gather(1, cells) - old_logp)
                 surrogate = torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv)
                 kl = (logp_all.exp() * (logp_all - ref_logp)).sum(-1).mean()
                 loss = -surrogate.mean() + cfg.beta * kl
                 if not math.isfinite(float(loss.detach())):
-                    break
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
+                    return {"loss": float(loss.detach())}
+                optimizer_step(model, opt, loss, cfg.grad_clip)
                 stats = {
                     "loss": float(loss.detach()),
                     "kl": float(kl.detach()),
                     "clip_frac": float(((ratio - 1).abs() > cfg.clip_eps).float().mean()),
                 }
-            if not stats or not math.isfinite(stats["loss"]):
-                kept = list_checkpoints(out)
-                status = "nan"
-                message = (
-                    f"non-finite loss at step {step + 1}; stopped. Last good checkpoint: {kept[-1] if kept else 'none'}"
-                )
-                break
-            index_log.log(step, idx)
-            step += 1
-            last = {**stats, "reward": float(r.mean()), **terms}
-            bar.update()
-            if step % cfg.log_every == 0:
-                logger.log(step, "train", {**last, "lr": lr_at(step - 1, cfg)})
-                bar.set_postfix(reward=f"{last['reward']:.3f}", hit=f"{terms.get('hit', 0):.3f}")
-            if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                val = evaluate(model, val_set, val_texts)
-                logger.log(step, "val", val)
-                bar.write(f"step {step}: val success {val['success']:.3f}")
-                if val["success"] > best:
-                    best = val["success"]
-                    model.save_pretrained(out / "best")
-            if step % cfg.save_every == 0 or step == cfg.max_steps:
-                checkpoint(step)
-            if cfg.max_minutes is not None and time.time() - start_time > 60 * cfg.max_minutes:
-                checkpoint(step)
-                status, message = "time", f"stopped after {cfg.max_minutes} min at step {step}"
-                break
-    finally:
-        bar.close()
-        logger.close()
-        plot_metrics(out / "metrics.csv", out / "metrics.png")
-    if status == "done":
-        model.save_pretrained(out / "final")
-    if message:
-        print(f"roboref train rft: {message}")
-    return TrainResult(status, step, out, message, last)
+            return {**stats, "reward": float(r.mean()), **terms}
+
+        state, show = {"init": cfg.init}, ("reward", "hit")
+        return train_loop("rft", cfg, model, train_set, val_set, train_step, state=state, show=show, eval_first=True)

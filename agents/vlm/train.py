@@ -15,7 +15,6 @@ value, one row per log step), ``DIR/model/`` (the final model and processor, loa
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from transformers import TrainerCallback
 
+from roboref.agents.threads import torch_threads
 from roboref.io import write_json_atomic
 
 #: Trainer arguments a CPU run needs whatever the config says (no mixed precision on CPU).
@@ -111,22 +111,6 @@ def _on_gpu(cfg: DictConfig) -> bool:
     return torch.cuda.is_available() and not bool(cfg.trainer.get("use_cpu", False))
 
 
-@contextlib.contextmanager
-def torch_threads(cfg: DictConfig):
-    """``torch_threads``: CPU threads for torch during the run (null: torch's default), restored
-    afterwards. A tiny model gains nothing from 2 threads, and on a busy 2-core machine OpenMP's
-    barriers made its forward pass 60x slower (0.4 s vs 6 ms, measured), so CPU configs use 1."""
-    import torch
-
-    threads, before = cfg.get("torch_threads"), torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def load_samples(cfg: DictConfig):
     """The training set: ``data.data_dir`` (a ``roboref datagen`` set) if given, else env resets."""
     from roboref.agents.vlm.data import disk_samples, env_samples
@@ -189,27 +173,11 @@ def resume_checkpoint(cfg: DictConfig, out: Path) -> str | bool | None:
 # --- runs ------------------------------------------------------------------------------------
 def run_sft(cfg: DictConfig) -> dict:
     """Supervised fine-tuning on (image, prompt) → ground-truth answer (and steps with reasoning)."""
-    with torch_threads(cfg):
-        return _run_sft(cfg)
-
-
-def _run_sft(cfg: DictConfig) -> dict:
     from trl import SFTConfig, SFTTrainer
 
-    out = Path(cfg.out)
-    samples = load_samples(cfg)
-    train_set = samples.select_columns(["prompt", "completion", "images" if cfg.prompt.depth_image else "image"])
-    model, processor = load_model_and_processor(cfg)
-    args = SFTConfig(**trainer_args(cfg, out))
-    trainer = with_checkpoint_fix(SFTTrainer)(
-        model=model,
-        args=args,
-        train_dataset=train_set,
-        processing_class=processor,
-        peft_config=peft_config(cfg),
-        callbacks=[MetricsCSV(out / "metrics.csv", keep=bool(cfg.get("resume")))],
-    )
-    return _train_and_save(cfg, trainer, processor, out, "vlm-sft", len(samples))
+    with torch_threads(cfg.get("torch_threads")):
+        columns = ["prompt", "completion", "images" if cfg.prompt.depth_image else "image"]
+        return _train(cfg, "vlm-sft", SFTTrainer, SFTConfig, load_samples(cfg).select_columns(columns))
 
 
 def reward_setup(cfg: DictConfig) -> tuple[list, list[float]]:
@@ -236,36 +204,41 @@ def reward_setup(cfg: DictConfig) -> tuple[list, list[float]]:
 def run_rft(cfg: DictConfig) -> dict:
     """GRPO: sample ``num_generations`` answers per prompt, score each with the reward terms,
     push up the better-than-group-mean ones."""
-    with torch_threads(cfg):
-        return _run_rft(cfg)
-
-
-def _run_rft(cfg: DictConfig) -> dict:
     from trl import GRPOConfig, GRPOTrainer
 
+    with torch_threads(cfg.get("torch_threads")):
+        samples = load_samples(cfg).remove_columns(["completion"])
+        funcs, weights = reward_setup(cfg)
+        extra = {"reward_terms": [f.__name__ for f in funcs], "reward_weights": weights}
+        args = {"reward_weights": weights}
+        return _train(cfg, "vlm-rft", GRPOTrainer, GRPOConfig, samples, args, extra, reward_funcs=funcs)
+
+
+def _train(
+    cfg: DictConfig,
+    kind: str,
+    trainer_cls: type,
+    config_cls: type,
+    dataset: Any,
+    args: dict | None = None,
+    extra: dict | None = None,
+    **trainer_kwargs: Any,
+) -> dict:
+    """What SFT and GRPO share: load the model, build TRL's trainer from its config class (the
+    ``trainer:`` block plus ``args``) with ``CheckpointFix`` and the metrics CSV, train (resuming
+    as ``resume`` says), save the model (LoRA: merged, and the adapter alone) and the processor,
+    and write ``summary.json`` (plus ``extra``) from the main process only."""
     out = Path(cfg.out)
-    samples = load_samples(cfg).remove_columns(["completion"])
-    funcs, weights = reward_setup(cfg)
     model, processor = load_model_and_processor(cfg)
-    args = GRPOConfig(**trainer_args(cfg, out), reward_weights=weights)
-    trainer = with_checkpoint_fix(GRPOTrainer)(
+    trainer = with_checkpoint_fix(trainer_cls)(
         model=model,
-        reward_funcs=funcs,
-        args=args,
-        train_dataset=samples,
+        args=config_cls(**trainer_args(cfg, out), **(args or {})),
+        train_dataset=dataset,
         processing_class=processor,
         peft_config=peft_config(cfg),
         callbacks=[MetricsCSV(out / "metrics.csv", keep=bool(cfg.get("resume")))],
+        **trainer_kwargs,
     )
-    summary = _train_and_save(cfg, trainer, processor, out, "vlm-rft", len(samples))
-    summary["reward_terms"] = [f.__name__ for f in funcs]
-    summary["reward_weights"] = weights
-    if trainer.is_world_process_zero():
-        write_json_atomic(out / "summary.json", summary, default=str)
-    return summary
-
-
-def _train_and_save(cfg: DictConfig, trainer: Any, processor: Any, out: Path, kind: str, n: int) -> dict:
     main_process = trainer.is_world_process_zero()  # several GPUs: one process writes files
     out.mkdir(parents=True, exist_ok=True)
     if main_process:
@@ -289,7 +262,7 @@ def _train_and_save(cfg: DictConfig, trainer: Any, processor: Any, out: Path, ki
     summary = {
         "command": kind,
         "model": str(cfg.model),
-        "samples": n,
+        "samples": len(dataset),
         "steps": steps,
         "resumed_from": resume,
         "seconds": round(seconds, 3),
@@ -297,6 +270,7 @@ def _train_and_save(cfg: DictConfig, trainer: Any, processor: Any, out: Path, ki
         "train_loss": getattr(result, "training_loss", None),
         "last_log": logs[-1] if logs else {},
         "model_dir": str(model_dir),
+        **(extra or {}),
     }
     if main_process:
         write_json_atomic(out / "summary.json", summary, default=str)
