@@ -266,7 +266,7 @@ def test_g1_physical_pick_and_place_with_the_arm_on_the_target_side(g1, y, arm):
     assert ctl.bind(sim).arm.site == f"robot/{arm}_grasp"
     pos, quat = sim.world.object_pose(sim.data, 0)
     assert math.dist(pos[:2], target[:2]) < 0.04 and tilt_deg(quat) < 10
-    assert ctl.bind(sim).assist is None  # physical: the assist never engaged
+    assert ctl.bind(sim).hold is None  # physical: the assist never engaged
 
 
 def test_g1_physical_pick_of_a_wide_object(g1):
@@ -277,7 +277,7 @@ def test_g1_physical_pick_of_a_wide_object(g1):
     frame = show(sim, (jar,))
     r = ctl.execute(sim, Action(pick=object_point(sim, frame, 0)), frame)
     assert r.success and r.grasped and r.lifted and not r.assisted_grasp, r.message
-    assert r.lift_height >= 0.05 and ctl.bind(sim).assist is None
+    assert r.lift_height >= 0.05 and ctl.bind(sim).hold is None
     assert ctl.max_grasp_width >= 0.085
 
 
@@ -319,7 +319,7 @@ def test_g1_assisted_grasp_is_explicit_and_reported(g1):
     r = ctl.execute(sim, Action(pick=object_point(sim, frame, 0), place=point_at(sim, frame, target)), frame)
     assert r.success and r.assisted_grasp and r.to_dict()["assisted_grasp"] is True, r.message
     assert math.dist(sim.world.object_pose(sim.data, 0)[0][:2], target[:2]) < 0.04
-    assert ctl.bind(sim).assist is None and sim.model.body_gravcomp[sim.world.slot_body[0]] == 0  # released
+    assert ctl.bind(sim).hold is None and sim.model.body_gravcomp[sim.world.slot_body[0]] == 0  # released
     assert make_controller("g1").config.assisted_grasp is False  # off by default
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
+from roboref.envs.control import assist
 from roboref.envs.control.base import Controller
 from roboref.envs.control.contacts import touching
 from roboref.envs.control.errors import ControlError
@@ -117,13 +118,13 @@ HOME_RISE = 0.05
 @dataclass
 class G1Binding(Binding):
     """The G1's state in one sim: besides both arms, each hand's finger qpos addresses and open
-    targets, a scratch ``MjData`` for clearance checks, and the assisted grasp's hold
-    ``(slot, palm body, position and quaternion relative to the palm)`` while it is on."""
+    targets, a scratch ``MjData`` for clearance checks, and the assisted grasp's hold while it
+    is on."""
 
     finger_qadr: dict[str, np.ndarray] = field(default_factory=dict)
     finger_open: dict[str, np.ndarray] = field(default_factory=dict)
     scratch: mujoco.MjData | None = None
-    assist: tuple | None = None
+    hold: assist.Hold | None = None
 
 
 def _sign(b: Binding) -> float:
@@ -337,7 +338,7 @@ class G1Controller(Controller):
         self._wait(run, 0.2)
 
     def finger_contacts(self, b: G1Binding, slot: int) -> tuple[bool, bool]:
-        if b.assist is not None and b.assist[0] == slot:
+        if b.hold is not None and b.hold.slot == slot:
             return True, True  # assisted: held to the hand (reported as assisted_grasp)
         geoms = b.arm.hand_geoms
         touch = touching(b.sim, slot)
@@ -349,49 +350,20 @@ class G1Controller(Controller):
             self._weld(b, slot)
 
     def _weld(self, b: G1Binding, slot: int) -> None:
-        """Assisted grasp: from now on the object keeps its pose relative to the palm (its state
-        is set from the hand's after every control period, gravity compensated) until release.
-        The model is not changed; the flag is reported in every result."""
-        if b.assist is not None:
-            return
-        m, d = b.sim.model, b.sim.data
-        hand = m.body(ROBOT_PREFIX + b.arm.spec.palm_body).id
-        pos, quat = b.sim.world.object_pose(d, slot)
-        qinv = np.zeros(4)
-        mujoco.mju_negQuat(qinv, d.xquat[hand])
-        rel_pos, rel_quat = np.zeros(3), np.zeros(4)
-        mujoco.mju_rotVecQuat(rel_pos, pos - d.xpos[hand], qinv)
-        mujoco.mju_mulQuat(rel_quat, qinv, quat)
-        m.body_gravcomp[b.sim.world.slot_body[slot]] = 1.0
-        b.assist = (slot, hand, rel_pos, rel_quat)
+        """Assisted grasp: hold the object to the palm from now on (``assist.hold``)."""
+        if b.hold is None:
+            b.hold = assist.hold(b.sim, slot, b.sim.model.body(ROBOT_PREFIX + b.arm.spec.palm_body).id)
 
     def _step(self, run: Run, n: int) -> None:
-        """A physics step; with the assisted hold on, the object's pose and velocity are then
-        set from the palm's: p = p_palm + R_palm · p_rel, v = v_palm + ω_palm × (R_palm · p_rel)."""
+        """A physics step; with the assisted hold on, the object then follows the palm."""
         super()._step(run, n)
-        b = run.b
-        if b.assist is None:
-            return
-        sim = run.sim
-        m, d = sim.model, sim.data
-        slot, hand, rel_pos, rel_quat = b.assist
-        mujoco.mj_kinematics(m, d)
-        pos, quat = np.zeros(3), np.zeros(4)
-        mujoco.mju_rotVecQuat(pos, rel_pos, d.xquat[hand])
-        mujoco.mju_mulQuat(quat, d.xquat[hand], rel_quat)
-        adr, dadr = sim.world.slot_qadr[slot], sim.world.slot_dadr[slot]
-        d.qpos[adr : adr + 3] = d.xpos[hand] + pos
-        d.qpos[adr + 3 : adr + 7] = quat
-        vel = np.zeros(6)  # hand velocity (angular, linear) at the object's position
-        mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_BODY, hand, vel, 0)
-        d.qvel[dadr : dadr + 3] = vel[3:] + np.cross(vel[:3], pos)
-        d.qvel[dadr + 3 : dadr + 6] = 0.0
-        mujoco.mj_forward(m, d)
+        if run.b.hold is not None:
+            assist.follow(run.sim, run.b.hold)
 
     def on_release(self, b: G1Binding, slot: int) -> None:
-        if b.assist is not None:
-            b.sim.model.body_gravcomp[b.sim.world.slot_body[b.assist[0]]] = 0.0
-            b.assist = None
+        if b.hold is not None:
+            assist.release(b.sim, b.hold)
+            b.hold = None
 
     def _open(self, run: Run) -> None:
         """Release: first let go of the squeeze (each digit's target set to where it is, so it
