@@ -6,8 +6,9 @@ place=…))`` returns an ``ExecutionResult`` (failures are values, never excepti
 Modules: ``config`` (``Action``, ``ControlConfig``), ``state`` (a controller's ``Binding`` to one
 sim, names resolved from the ``RobotSpec``), ``motion`` (IK plans and the servo loop),
 ``contacts``, ``pick``, ``place``, ``errors`` (the internal ``ControlError``), ``base`` (the
-``Controller`` composing them), ``ur5e`` / ``g1`` (the robots), ``targets`` (point → object,
-grasp and place poses), ``ik``, ``oracle``, ``result``.
+``Controller`` composing them), ``ur5e`` / ``g1`` (the robots; ``assist``: the G1's explicit
+assisted grasp), ``targets`` (point → object, grasp and place poses), ``ik``, ``oracle``,
+``result``.
 """
 
 from roboref.envs.control.base import Controller
@@ -16,6 +17,7 @@ from roboref.envs.control.errors import ControlError
 from roboref.envs.control.g1 import G1Controller
 from roboref.envs.control.oracle import free_table_point
 from roboref.envs.control.result import FAILURE_REASONS, ExecutionResult
+from roboref.envs.control.state import Binding
 from roboref.envs.control.targets import (
     GraspPose,
     PlacePose,
@@ -41,6 +43,7 @@ def make_controller(robot: str, config: ControlConfig | None = None, **overrides
 
 __all__ = [
     "Action",
+    "Binding",
     "CONTROLLERS",
     "ControlConfig",
     "ControlError",
