@@ -3,8 +3,9 @@
 ``GRPOTrainer(reward_funcs=reward_functions(...))`` calls each with the batch's completions and the
 data set's other columns as keyword lists (one entry per completion). Columns used, as
 ``roboref datagen`` writes them: ``mask`` (image or array), ``answer`` (``[(x, y)]``), ``reasoning``
-(step lines), ``kind``. A bad completion scores 0; these functions never raise inside a training
-loop (a broken row scores 0 too, and the reason is kept in ``fn.last_reasons``).
+(step lines), ``kind``. A bad completion scores 0 (the reason is kept in ``fn.last_reasons``);
+a malformed row (no mask or answer, an unreadable one) is a ``MalformedRowError`` naming the row
+and the field: the data set is broken, and scoring it 0 would train on noise.
 """
 
 from __future__ import annotations
@@ -46,18 +47,43 @@ def as_mask(value: Any) -> np.ndarray:
     return arr > 0
 
 
-def row_task(mask: Any, answer: str = "", reasoning: str = "", kind: str = "location") -> ReferringTask:
-    """The parts of a ``ReferringTask`` a reward needs, rebuilt from a data-set row."""
-    m = as_mask(mask)
-    parsed = parse_answer(answer) if answer else None
-    point = parsed.points[0] if parsed is not None and parsed.ok else (0.5, 0.5)
+class MalformedRowError(ValueError):
+    """A data-set row lacks a field the rewards need, or holds one that cannot be read."""
+
+
+def row_task(
+    mask: Any, answer: str | None, reasoning: str = "", kind: str = "location", row: str = "row"
+) -> ReferringTask:
+    """The parts of a ``ReferringTask`` a reward needs, rebuilt from a data-set row (``row`` names
+    it in errors)."""
+    if mask is None:
+        raise MalformedRowError(f"{row}: no 'mask'")
+    try:
+        m = as_mask(mask)
+    except Exception as err:  # PIL raises many types for bad image bytes
+        raise MalformedRowError(f"{row}: 'mask' is not a readable mask ({type(err).__name__}: {err})") from err
+    if m.ndim != 2 or not m.size:
+        raise MalformedRowError(f"{row}: 'mask' is not a 2D mask (shape {m.shape})")
+    if not answer:
+        raise MalformedRowError(f"{row}: no 'answer' (the ground-truth point)")
+    parsed = parse_answer(answer)
+    if not parsed.ok:
+        raise MalformedRowError(f"{row}: 'answer' {answer!r} is not a point: {parsed.reason}")
+    if kind not in ("location", "placement"):
+        raise MalformedRowError(f"{row}: 'kind' must be location or placement, got {kind!r}")
     steps, _ = parse_steps(reasoning or "")
-    return ReferringTask(instruction="", kind=kind, mask=m, point=point, steps=tuple(steps))
+    return ReferringTask(instruction="", kind=kind, mask=m, point=parsed.points[0], steps=tuple(steps))
 
 
 def _column(kwargs: dict, name: str, n: int, default: Any = None) -> list:
     values = kwargs.get(name)
     return list(values) if values is not None else [default] * n
+
+
+def _row_name(kwargs: dict, i: int) -> str:
+    """``row i of the batch`` plus the row's split, index and seed where the data set has them."""
+    ids = [f"{k}={kwargs[k][i]}" for k in ("split", "index", "seed") if kwargs.get(k) is not None]
+    return f"row {i} of the batch" + (f" ({', '.join(ids)})" if ids else "")
 
 
 def reward_function(term: str, cfg: RewardConfig | None = None):
@@ -79,19 +105,15 @@ def reward_function(term: str, cfg: RewardConfig | None = None):
         completions = list(completions or [])
         n = len(completions)
         masks = _column(kwargs, "mask", n)
-        answers = _column(kwargs, "answer", n, "")
+        answers = _column(kwargs, "answer", n)
         reasoning = _column(kwargs, "reasoning", n, "")
         kinds = _column(kwargs, "kind", n, "location")
         out, reasons = [], []
         for i, completion in enumerate(completions):
-            try:
-                task = row_task(masks[i], answers[i], reasoning[i], kinds[i])
-                res = compute_reward(completion_text(completion), task, only)
-                out.append(float(res.terms.get(term, 0.0)))
-                reasons.append(res.reasons.get(term, ""))
-            except Exception as err:  # a broken row must not stop training
-                out.append(0.0)
-                reasons.append(f"row could not be scored: {err}")
+            task = row_task(masks[i], answers[i], reasoning[i], kinds[i], _row_name(kwargs, i))
+            res = compute_reward(completion_text(completion), task, only)
+            out.append(float(res.terms.get(term, 0.0)))
+            reasons.append(res.reasons.get(term, ""))
         fn.last_reasons = reasons
         return out
 

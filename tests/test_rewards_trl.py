@@ -1,10 +1,12 @@
 import io
+import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from roboref.rewards import RewardConfig
-from roboref.rewards.trl import reward_functions
+from roboref.rewards.trl import MalformedRowError, reward_functions
 
 MASK = np.zeros((32, 48), bool)
 MASK[10:20, 20:30] = True
@@ -41,8 +43,19 @@ def test_trl_signature_scores_each_completion():
     assert "pixel" in funcs[1].last_reasons[3]
 
 
-def test_broken_rows_score_zero_without_raising():
+@pytest.mark.parametrize(
+    "cols, field",
+    [
+        ({"mask": [b"not a png"], "answer": ["[(0.5, 0.5)]"]}, "'mask' is not a readable mask"),
+        ({"answer": ["[(0.5, 0.5)]"]}, "no 'mask'"),
+        ({"mask": [_png(MASK)]}, "no 'answer'"),  # was scored against a made-up (0.5, 0.5)
+        ({"mask": [_png(MASK)], "answer": ["?"]}, "'answer' '?' is not a point"),
+        ({"mask": [_png(MASK)], "answer": ["[(0.5, 0.5)]"], "kind": ["pick"]}, "'kind'"),
+    ],
+)
+def test_a_malformed_row_is_an_error_naming_the_row_and_field(cols, field):
     funcs, _ = reward_functions(RewardConfig.preset("roborefer"))
-    out = [f(prompts=["p"], completions=["[(0.5, 0.5)]"], mask=[b"not a png"], answer=["?"]) for f in funcs]
-    assert all(v == [0.0] for v in out)
-    assert "could not be scored" in funcs[1].last_reasons[0]
+    for f in funcs:
+        with pytest.raises(MalformedRowError, match=re.escape(field)) as err:
+            f(prompts=["p"], completions=["[(0.5, 0.5)]"], index=[17], seed=[42], **cols)
+        assert str(err.value).startswith("row 0 of the batch (index=17, seed=42)")
