@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from roboref.agents.refpoint import data
-from roboref.envs.scene import SceneFitError
 from roboref.envs.tasks.records import NoTaskError
 
 
@@ -58,10 +57,11 @@ def test_seeds_without_a_task_are_skipped_counted_and_logged(monkeypatch, tmp_pa
         assert z["seed"].tolist() == [spec(2).seed(1)]
 
 
-def test_g1_fallback_is_chosen_by_the_error_type_not_its_text(monkeypatch):
+def _make_failing_once(monkeypatch, error: Exception) -> list[dict]:
+    """``gym.make`` raising ``error`` on its first call; returns the kwargs of every call."""
     import gymnasium as gym
 
-    calls = []
+    calls: list[dict] = []
 
     def fake_make(env_id, **kwargs):
         calls.append(kwargs)
@@ -70,10 +70,18 @@ def test_g1_fallback_is_chosen_by_the_error_type_not_its_text(monkeypatch):
         return "env"
 
     monkeypatch.setattr(gym, "make", fake_make)
-    error = SceneFitError("15 objects too many")  # any message
-    assert data.make_train_env("g1") == "env" and calls[-1]["num_objects"] == (4, 14)
-    calls.clear()
-    error = ValueError("these images do not fit in memory")  # the old text match took this one
-    with pytest.raises(ValueError, match="images do not fit"):
+    return calls
+
+
+def test_an_error_mentioning_do_not_fit_is_not_taken_for_a_scene_fit(monkeypatch):
+    calls = _make_failing_once(monkeypatch, ValueError("these images do not fit in memory"))
+    with pytest.raises(ValueError, match="images do not fit"):  # the old text match fell back
         data.make_train_env("g1")
     assert len(calls) == 1
+
+
+def test_a_scene_fit_error_chooses_fewer_objects(monkeypatch):
+    from roboref.envs.scene import SceneFitError
+
+    calls = _make_failing_once(monkeypatch, SceneFitError("15 objects too many"))  # any message
+    assert data.make_train_env("g1") == "env" and calls[-1]["num_objects"] == (4, 14)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from roboref.rewards import RewardConfig
-from roboref.rewards.trl import MalformedRowError, reward_functions
+from roboref.rewards.trl import reward_functions
 
 MASK = np.zeros((32, 48), bool)
 MASK[10:20, 20:30] = True
@@ -56,6 +56,7 @@ def test_trl_signature_scores_each_completion():
 def test_a_malformed_row_is_an_error_naming_the_row_and_field(cols, field):
     funcs, _ = reward_functions(RewardConfig.preset("roborefer"))
     for f in funcs:
-        with pytest.raises(MalformedRowError, match=re.escape(field)) as err:
+        with pytest.raises(ValueError, match=re.escape(field)) as err:
             f(prompts=["p"], completions=["[(0.5, 0.5)]"], index=[17], seed=[42], **cols)
+        assert type(err.value).__name__ == "MalformedRowError"
         assert str(err.value).startswith("row 0 of the batch (index=17, seed=42)")
