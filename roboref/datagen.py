@@ -128,7 +128,7 @@ def parse_config(cfg: DictConfig) -> DatagenConfig:
     robot_env = {robot: env_id for env_id, robot in ENV_IDS.items() if env_id.startswith("roboref/Refer-")}
     if cfg.robot not in robot_env:
         raise ValueError(f"unknown robot {cfg.robot!r}; known robots: {', '.join(robot_env)}")
-    env_kwargs = OmegaConf.to_container(cfg.env, resolve=True) if cfg.get("env") else {}
+    env_kwargs = OmegaConf.to_container(cfg.env, resolve=True) if cfg.env else {}
     # held-out tasks for the unseen split, the train tasks for every other split
     split_kwargs = {"task_split": "unseen" if cfg.split == "unseen" else "train"}
     for key in ("robot", "render_mode", *split_kwargs):
@@ -140,7 +140,7 @@ def parse_config(cfg: DictConfig) -> DatagenConfig:
     from roboref.envs.refer_env import ReferEnvConfig
 
     ReferEnvConfig.from_kwargs(**json.loads(json.dumps(env_kwargs)))  # fail here, not in a worker
-    address = cfg.ray.get("address") if cfg.get("ray") else None
+    address = cfg.ray.address
     return DatagenConfig(
         out=Path(str(cfg.out)),
         num_samples=num_samples,
@@ -151,8 +151,8 @@ def parse_config(cfg: DictConfig) -> DatagenConfig:
         env_kwargs=env_kwargs,
         shard_size=shard_size,
         ray_address=str(address) if address else None,
-        progress=bool(cfg.get("progress", True)),
-        overwrite=bool(cfg.get("overwrite", False)),
+        progress=bool(cfg.progress),
+        overwrite=bool(cfg.overwrite),
     )
 
 
@@ -392,7 +392,7 @@ def generate(cfg: DatagenConfig) -> dict:
 
 
 def run(cfg: DictConfig) -> int:
-    preview_n = _int(cfg, "preview") if cfg.get("preview") else 0
+    preview_n = _int(cfg, "preview")
     if preview_n < 0:
         raise ValueError(f"preview must be >= 0, got {preview_n}")
     if preview_n and (OmegaConf.is_missing(cfg, "num_samples") or cfg.num_samples is None):

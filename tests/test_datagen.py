@@ -218,6 +218,7 @@ def test_other_config_in_the_same_folder_is_refused(data_dir, capsys):
         (["num_samples=4", "workers=0"], "workers must be >= 1"),
         ([], "num_samples=N is required"),
         (["num_samples=4", "robot=panda"], "unknown robot"),
+        (["num_samples=901000001", "shard_size=100000"], "too many for split 'train'"),  # the seed block
         (["num_samples=4", "+env.no_such_option=1"], "no_such_option"),
     ],
 )
