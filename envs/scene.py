@@ -21,6 +21,12 @@ from roboref.envs.robots import get_robot
 TABLE_HEIGHT = 0.75  # metres from the floor to the table top
 MAX_OBJECTS = 30  # hard cap on slots in one compiled world
 
+
+class SceneFitError(ValueError):
+    """A scene config's objects cannot fit on its placement area: callers that can use fewer
+    objects catch this type, never the message text."""
+
+
 #: Default cameras: "agent" faces the robot across the table (the view the VLM points in);
 #: "overview" is a corner view for videos.
 DEFAULT_CAMERAS = (
@@ -157,7 +163,7 @@ class SceneConfig:
         have = (x1 - x0) * (y1 - y0)
         if need > 0.6 * have:
             fit = int(0.6 * have / (math.pi * float(np.mean(np.square(radii)))))
-            raise ValueError(
+            raise SceneFitError(
                 f"{self.num_objects[1]} objects do not fit on a placement area of {have:.2f} m² "
                 f"(they need about {need:.2f} m², at most 60 % of the area can be covered); use "
                 f"num_objects <= {fit}, a larger table/area, or smaller categories"
@@ -265,6 +271,7 @@ __all__ = [
     "ObjectSpec",
     "SceneSpec",
     "SceneConfig",
+    "SceneFitError",
     "sample_scene",
     "with_poses",
     "PALETTE",

@@ -3,9 +3,9 @@
 ``GRPOTrainer(reward_funcs=reward_functions(...))`` calls each with the batch's completions and the
 data set's other columns as keyword lists (one entry per completion). Columns used, as
 ``roboref datagen`` writes them: ``mask`` (image or array), ``answer`` (``[(x, y)]``), ``reasoning``
-(step lines), ``kind``. A bad completion scores 0 with its reason in ``fn.last_reasons``; a
-malformed data-set row (no readable mask, no parsable answer) is a ``ValueError`` naming the row
-and the field, because it is a bug in the data, not something the model did.
+(step lines), ``kind``. A bad completion scores 0 (the reason is kept in ``fn.last_reasons``);
+a malformed row (no mask or answer, an unreadable one) is a ``MalformedRowError`` naming the row
+and the field: the data set is broken, and scoring it 0 would train on noise.
 """
 
 from __future__ import annotations
@@ -34,45 +34,58 @@ def completion_text(completion: Any) -> str:
 
 
 def as_mask(value: Any) -> np.ndarray:
-    """A boolean mask from an array, a PIL image, PNG bytes or a datasets image dict; a
-    ``ValueError`` for anything else."""
+    """A boolean mask from an array, a PIL image, PNG bytes or a datasets image dict."""
     if isinstance(value, dict) and "bytes" in value:
         value = value["bytes"]
     if isinstance(value, (bytes, bytearray)):
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
-        try:
-            value = Image.open(io.BytesIO(value))
-        except UnidentifiedImageError:
-            raise ValueError("'mask' holds bytes that are not an image") from None
-    if value is None:
-        raise ValueError("'mask' is missing")
+        value = Image.open(io.BytesIO(value))
     arr = np.asarray(value)
     if arr.ndim == 3:
         arr = arr[..., 0]
-    if arr.ndim != 2 or arr.dtype == object:
-        raise ValueError(f"'mask' must be a 2-D image or array, got {type(value).__name__} of shape {arr.shape}")
     return arr > 0
 
 
-def row_task(mask: Any, answer: str, reasoning: str = "", kind: str = "location") -> ReferringTask:
-    """The parts of a ``ReferringTask`` a reward needs, rebuilt from a data-set row. A row without
-    a readable mask or a parsable ``answer`` is a ``ValueError`` naming the field."""
-    m = as_mask(mask)
+class MalformedRowError(ValueError):
+    """A data-set row lacks a field the rewards need, or holds one that cannot be read."""
+
+
+def row_task(
+    mask: Any, answer: str | None, reasoning: str = "", kind: str = "location", row: str = "row"
+) -> ReferringTask:
+    """The parts of a ``ReferringTask`` a reward needs, rebuilt from a data-set row (``row`` names
+    it in errors)."""
+    if mask is None:
+        raise MalformedRowError(f"{row}: no 'mask'")
+    try:
+        m = as_mask(mask)
+    except Exception as err:  # PIL raises many types for bad image bytes
+        raise MalformedRowError(f"{row}: 'mask' is not a readable mask ({type(err).__name__}: {err})") from err
+    if m.ndim != 2 or not m.size:
+        raise MalformedRowError(f"{row}: 'mask' is not a 2D mask (shape {m.shape})")
+    if not answer:
+        raise MalformedRowError(f"{row}: no 'answer' (the ground-truth point)")
     parsed = parse_answer(answer)
     if not parsed.ok:
-        raise ValueError(f"'answer' {answer!r} is not a point list: {parsed.reason}")
+        raise MalformedRowError(f"{row}: 'answer' {answer!r} is not a point: {parsed.reason}")
+    if kind not in ("location", "placement"):
+        raise MalformedRowError(f"{row}: 'kind' must be location or placement, got {kind!r}")
     steps, errors = parse_steps(reasoning or "")
     if errors:
-        raise ValueError(f"'reasoning' has a malformed line: {errors[0]}")
-    if kind not in ("location", "placement"):
-        raise ValueError(f"'kind' must be 'location' or 'placement', got {kind!r}")
+        raise MalformedRowError(f"{row}: 'reasoning' has a malformed step line: {errors[0]}")
     return ReferringTask(instruction="", kind=kind, mask=m, point=parsed.points[0], steps=tuple(steps))
 
 
 def _column(kwargs: dict, name: str, n: int, default: Any = None) -> list:
     values = kwargs.get(name)
     return list(values) if values is not None else [default] * n
+
+
+def _row_name(kwargs: dict, i: int) -> str:
+    """``row i of the batch`` plus the row's split, index and seed where the data set has them."""
+    ids = [f"{k}={kwargs[k][i]}" for k in ("split", "index", "seed") if kwargs.get(k) is not None]
+    return f"row {i} of the batch" + (f" ({', '.join(ids)})" if ids else "")
 
 
 def reward_function(term: str, cfg: RewardConfig | None = None):
@@ -99,10 +112,7 @@ def reward_function(term: str, cfg: RewardConfig | None = None):
         kinds = _column(kwargs, "kind", n, "location")
         out, reasons = [], []
         for i, completion in enumerate(completions):
-            try:
-                task = row_task(masks[i], answers[i], reasoning[i], kinds[i])
-            except ValueError as err:
-                raise ValueError(f"{fn.__name__}: data-set row {i} of the batch: {err}") from None
+            task = row_task(masks[i], answers[i], reasoning[i], kinds[i], _row_name(kwargs, i))
             res = compute_reward(completion_text(completion), task, only)
             out.append(float(res.terms.get(term, 0.0)))
             reasons.append(res.reasons.get(term, ""))

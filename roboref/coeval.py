@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 from roboref.evaluate import ENV_IDS, _repair_tail, read_results, wilson
 from roboref.io import write_json_atomic, write_text_atomic
 from roboref.parallel import parallel_map
+from roboref.seeds import suite_seed
 
 EXECUTORS = ("teleport", "controller")
 
@@ -233,7 +234,7 @@ def run(cfg: DictConfig) -> int:
                 "image_size": list(cfg.image_size),
             }
             eps = tuple(
-                (i, int(cfg.seed_base) + 100_000 * k + i)
+                (i, suite_seed(cfg.seed_base, k, i))
                 for i in range(int(cfg.episodes))
                 if not all(f"{kind}/{robot}/{i}/{a}/{e}" in done for a in agents for e in exs)
             )

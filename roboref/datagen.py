@@ -13,7 +13,8 @@ Columns (``roboref.datarows.features``): ``image`` (RGB PNG), ``depth`` (16-bit 
 ``num_objects``, ``split``, ``index``, ``seed``, ``robot``, ``intrinsics`` (3×3), ``extrinsics``
 (4×4, T_world_cam), ``task`` (the task record as JSON, without the mask), ``scene`` (JSON).
 
-Sample ``i`` of a split is always the env reset with ``sample_seed(split, i)``, so shards are
+Sample ``i`` of a split is always the env reset with ``roboref.seeds.seed_of(split, i)`` (a later
+attempt's seed where the env found no task; the manifest counts such skipped seeds), so shards are
 independent jobs: each is written atomically, a rerun keeps complete shards (renaming them when
 ``num_samples`` changed the shard count; fewer samples drop the shards beyond) and makes only the
 missing ones. A run therefore ends with exactly ``num_samples`` samples, without duplicates or
@@ -40,15 +41,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from roboref.datarows import SEED_STRIDE, SPLITS, features, sample_seed
+from roboref.datarows import features
 from roboref.io import atomic_path, write_json_atomic
+from roboref.seeds import SPLITS, block, locate, seed_of
 from roboref.workers import ShardJob, ShardResult, run_shards
 
 FORMAT = "roboref-datagen/1"
 MAX_SHARDS = 99_999  # the shard number has 5 digits in the datasets naming scheme
 SHARD_RE = re.compile(r"^(?P<split>\w+)-(?P<shard>\d{5})-of-(?P<total>\d{5})\.parquet$")
-#: The env config fields that may name the task split (train vs held-out "unseen" tasks).
-TASK_SPLIT_FIELDS = ("task_split", "split")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +79,7 @@ class DatagenConfig:
             "env_id": self.env_id,
             "env_kwargs": self.env_kwargs,
             "shard_size": self.shard_size,
+            "seeds": [[[r.start, r.stop] for r in ranges] for ranges in block(self.split).attempts],
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -101,18 +102,6 @@ def _int(cfg: DictConfig, key: str) -> int:
     return value
 
 
-def task_split_kwargs(split: str) -> dict[str, str]:
-    """The env kwarg that selects held-out tasks, if the env has one (checked at run time, so
-    datagen works with the env before and after the task engine learns about splits)."""
-    from roboref.envs.refer_env import ReferEnvConfig
-
-    names = {f.name for f in dataclasses.fields(ReferEnvConfig)}
-    for name in TASK_SPLIT_FIELDS:
-        if name in names:
-            return {name: "unseen" if split == "unseen" else "train"}
-    return {}
-
-
 def parse_config(cfg: DictConfig) -> DatagenConfig:
     """Check the hydra config; every problem is a ``ValueError`` naming the allowed values."""
     from roboref.envs import ENV_IDS
@@ -130,16 +119,18 @@ def parse_config(cfg: DictConfig) -> DatagenConfig:
     shard_size = _int(cfg, "shard_size")
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
-    if num_samples > min(SEED_STRIDE, MAX_SHARDS * shard_size):
+    most = min(block(cfg.split).capacity(), MAX_SHARDS * shard_size)
+    if num_samples > most:
         raise ValueError(
-            f"num_samples={num_samples} is too many for shard_size={shard_size}: at most "
-            f"{min(SEED_STRIDE, MAX_SHARDS * shard_size)} (raise shard_size)"
+            f"num_samples={num_samples} is too many for split {cfg.split!r} and shard_size={shard_size}: "
+            f"at most {most} (raise shard_size)"
         )
     robot_env = {robot: env_id for env_id, robot in ENV_IDS.items() if env_id.startswith("roboref/Refer-")}
     if cfg.robot not in robot_env:
         raise ValueError(f"unknown robot {cfg.robot!r}; known robots: {', '.join(robot_env)}")
-    env_kwargs = OmegaConf.to_container(cfg.env, resolve=True) if cfg.get("env") else {}
-    split_kwargs = task_split_kwargs(cfg.split)
+    env_kwargs = OmegaConf.to_container(cfg.env, resolve=True) if cfg.env else {}
+    # held-out tasks for the unseen split, the train tasks for every other split
+    split_kwargs = {"task_split": "unseen" if cfg.split == "unseen" else "train"}
     for key in ("robot", "render_mode", *split_kwargs):
         if key in env_kwargs:
             raise ValueError(f"env.{key} is set by datagen (use robot=/split=), remove it from env")
@@ -149,7 +140,7 @@ def parse_config(cfg: DictConfig) -> DatagenConfig:
     from roboref.envs.refer_env import ReferEnvConfig
 
     ReferEnvConfig.from_kwargs(**json.loads(json.dumps(env_kwargs)))  # fail here, not in a worker
-    address = cfg.ray.get("address") if cfg.get("ray") else None
+    address = cfg.ray.address
     return DatagenConfig(
         out=Path(str(cfg.out)),
         num_samples=num_samples,
@@ -160,8 +151,8 @@ def parse_config(cfg: DictConfig) -> DatagenConfig:
         env_kwargs=env_kwargs,
         shard_size=shard_size,
         ray_address=str(address) if address else None,
-        progress=bool(cfg.get("progress", True)),
-        overwrite=bool(cfg.get("overwrite", False)),
+        progress=bool(cfg.progress),
+        overwrite=bool(cfg.overwrite),
     )
 
 
@@ -300,12 +291,14 @@ def split_summary(cfg: DatagenConfig) -> dict:
         return dict(sorted(Counter(values).items(), key=lambda kv: (-kv[1], str(kv[0]))))
 
     relations = [r for rels in data["relations"] for r in rels]
+    skipped = sum(locate(seed)[2] for seed in data["seed"])  # each attempt > 0 skipped one seed
     return {
         "num_samples": cfg.num_samples,
         "num_shards": cfg.num_shards,
         "shard_size": cfg.shard_size,
         "files": f"data/{cfg.split}-*-of-{cfg.num_shards:05d}.parquet",
         "seeds": {"min": min(data["seed"]), "max": max(data["seed"]), "unique": True},
+        "skipped_seeds": {"count": skipped, "by_reason": {"NoTaskError": skipped} if skipped else {}},
         "counts": {
             "kind": counts(data["kind"]),
             "num_steps": {str(k): v for k, v in counts(data["num_steps"]).items()},
@@ -318,11 +311,10 @@ def split_summary(cfg: DatagenConfig) -> dict:
             "robot": cfg.robot,
             "env_id": cfg.env_id,
             "env": cfg.env_kwargs,
-            "seed_rule": f"seed = (attempt * {len(SPLITS)} + split_number) * {SEED_STRIDE} + index, "
-            f"split_number = {SPLITS.index(cfg.split)} ({cfg.split}), attempt 0 unless the env "
-            "found no task for a seed",
-            "first_seed": sample_seed(cfg.split, 0),
-            "held_out_tasks": cfg.split == "unseen" and any(k in cfg.env_kwargs for k in TASK_SPLIT_FIELDS),
+            "seed_rule": f"seed = roboref.seeds.seed_of({cfg.split!r}, index, attempt), attempt 0 "
+            "unless the env found no task for a seed",
+            "first_seed": seed_of(cfg.split, 0),
+            "held_out_tasks": cfg.split == "unseen",
             "fingerprint": cfg.fingerprint,
             "code": code_hash(),
         },
@@ -368,8 +360,6 @@ def generate(cfg: DatagenConfig) -> dict:
     from tqdm import tqdm
 
     prepare_out(cfg.out)
-    if cfg.split == "unseen" and not any(k in cfg.env_kwargs for k in TASK_SPLIT_FIELDS):
-        print("note: this env has no task split, so 'unseen' holds new seeds of the train tasks", flush=True)
     with split_lock(cfg.out, cfg.split):
         for stale in (cfg.out / ".tmp").glob(f".{cfg.split}-*"):
             stale.unlink(missing_ok=True)
@@ -402,7 +392,7 @@ def generate(cfg: DatagenConfig) -> dict:
 
 
 def run(cfg: DictConfig) -> int:
-    preview_n = _int(cfg, "preview") if cfg.get("preview") else 0
+    preview_n = _int(cfg, "preview")
     if preview_n < 0:
         raise ValueError(f"preview must be >= 0, got {preview_n}")
     if preview_n and (OmegaConf.is_missing(cfg, "num_samples") or cfg.num_samples is None):
@@ -416,6 +406,10 @@ def run(cfg: DictConfig) -> int:
         + (f", {rate} samples/s" if rate else "")
         + f"); manifest: {config.out / 'manifest.json'}"
     )
+    skipped = summary["skipped_seeds"]
+    if skipped["count"]:
+        reasons = ", ".join(f"{k}: {v}" for k, v in skipped["by_reason"].items())
+        print(f"{config.split}: skipped {skipped['count']} seed(s) without a task ({reasons}); samples took the next")
     if preview_n:
         show(cfg, preview_n)
     return 0

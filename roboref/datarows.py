@@ -2,8 +2,8 @@
 
 Images are stored as PNG bytes (the ``datasets`` ``Image`` feature): RGB as 8-bit RGB, depth as
 16-bit grey in millimetres (DESIGN.md's on-disk depth), the target mask as 8-bit grey 0/255.
-Seeds come from ``(split, index)`` alone, so a sample can be regenerated anywhere and splits never
-share a scene.
+Seeds come from ``(split, index)`` alone (``roboref.seeds``), so a sample can be regenerated anywhere
+and splits never share a scene.
 """
 
 from __future__ import annotations
@@ -15,25 +15,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-#: Split names, in seed-block order (never reorder: it would change every seed).
-SPLITS = ("train", "val", "test", "unseen")
-#: Seeds of one (attempt, split) block: ``index`` must stay below this.
-SEED_STRIDE = 10**9
+from roboref.envs.tasks.records import NoTaskError
+from roboref.seeds import MAX_ATTEMPTS, SPLITS, seed_of
+
 #: PNG zlib level. Measured at 224² (RGB + depth): level 1 and 3 take 3.3 ms, the default 6 takes
 #: 6.2 ms; sizes 32 / 28 / 24 KiB. 3 is the cheapest that is not needlessly large.
 PNG_LEVEL = 3
 #: Depth PNG unit: millimetres in uint16 (1 mm to 65.534 m; 0 = no depth).
 DEPTH_SCALE = 1000.0
-
-
-def sample_seed(split: str, index: int, attempt: int = 0) -> int:
-    """The env seed of sample ``index`` of ``split``; ``attempt`` > 0 picks a fresh seed block
-    (used only when the env cannot make a task from a seed), still unique across splits."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
-    if not 0 <= index < SEED_STRIDE:
-        raise ValueError(f"sample index must be in [0, {SEED_STRIDE}), got {index}")
-    return (attempt * len(SPLITS) + SPLITS.index(split)) * SEED_STRIDE + index
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -64,21 +53,26 @@ def mask_from_png(image: Image.Image | bytes) -> np.ndarray:
     return np.asarray(image) > 0
 
 
-def episode_row(env: Any, split: str, index: int, robot: str, max_attempts: int = 4) -> dict:
+def episode_row(env: Any, split: str, index: int, robot: str, max_attempts: int = MAX_ATTEMPTS) -> dict:
     """Reset ``env`` with the sample's seed and encode what the agent sees and the ground truth.
 
-    Uses only the env's public surface: ``obs`` keys and ``env.unwrapped.task`` / ``.scene``.
+    A seed without a task (``NoTaskError``) is skipped for the sample's next attempt seed; the
+    row's ``seed`` tells how many were skipped (``roboref.seeds.locate``). Any other error is a bug
+    and propagates. Uses only the env's public surface: ``obs`` keys and ``env.unwrapped.task`` /
+    ``.scene``.
     """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
     errors = []
     for attempt in range(max_attempts):
-        seed = sample_seed(split, index, attempt)
+        seed = seed_of(split, index, attempt)
         try:
             obs, _ = env.reset(seed=seed)
             break
-        except RuntimeError as err:  # the env found no valid task for this seed
+        except NoTaskError as err:
             errors.append(f"seed {seed}: {err}")
     else:
-        raise RuntimeError(f"{split}[{index}]: no task after {max_attempts} seeds: {errors}")
+        raise NoTaskError(f"{split}[{index}]: no task after {max_attempts} seeds: {errors}")
     unwrapped = env.unwrapped
     task = unwrapped.task
     scene = getattr(unwrapped, "scene", None)

@@ -2,9 +2,9 @@
 
 A suite (``configs/suite/*.yaml``, or any YAML file via ``suite_file=``) lists segments, each an
 env configuration and an episode count, run for each robot. Episode ``i`` of segment ``k`` uses
-seed ``seed_base + 100000·k + i``, so the same suite gives the same episodes whether run with one
-worker or many. Each finished episode is appended to ``DIR/results.jsonl`` (one JSON line,
-flushed and fsynced); a rerun skips episodes already there, so an interrupted run resumes.
+seed ``seeds.suite_seed(seed_base, k, i)`` = ``seed_base + 100000·k + i``, so the same suite gives
+the same episodes whether run with one worker or many. Each finished episode is appended to
+``DIR/results.jsonl`` (one JSON line, flushed and fsynced); a rerun skips episodes already there.
 ``summary.json`` and ``summary.md`` are rewritten atomically at the end.
 """
 
@@ -24,9 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from roboref.io import write_json_atomic, write_text_atomic
 from roboref.parallel import parallel_map
+from roboref.seeds import suite_seed
 
 ENV_IDS = {"ur5e": "roboref/Refer-UR5e-v0", "g1": "roboref/Refer-G1-v0"}
-SEGMENT_STRIDE = 100_000
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def run(cfg: DictConfig) -> int:
         env_kwargs = {"image_size": list(cfg.image_size), "reward": cfg.reward, **seg.get("env", {})}
         for robot in suite["robots"]:
             todo = [
-                (i, int(suite.get("seed_base", 1_000_000)) + SEGMENT_STRIDE * k + i)
+                (i, suite_seed(suite.get("seed_base"), k, i))
                 for i in range(count)
                 if f"{seg['name']}/{robot}/{i}" not in done
             ]

@@ -8,18 +8,36 @@ a pool of worker processes, each keeping its env and controller alive.
 
 ``env_kwargs`` must be those the data set was generated with (``roboref datagen``'s ``env:`` and
 split): a row whose instruction the env does not reproduce scores 0 with that reason.
+
+Only the expected failures (``EXPECTED_FAILURES``: a row the env cannot rebuild) score 0
+without an execution; they are counted by reason in ``SimOutcomeReward.skipped`` and logged. Any
+other error is a bug and propagates.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections import Counter
 from dataclasses import dataclass
 
+from roboref.envs.tasks.records import NoTaskError
 from roboref.evaluate import ENV_IDS
 from roboref.parallel import parallel_map
 from roboref.rewards.format import parse_answer
 from roboref.rewards.outcome import outcome_reward
 from roboref.rewards.trl import completion_text
+
+log = logging.getLogger(__name__)
+
+
+class RowNotReproduced(Exception):
+    """The env, reset with the row's seed, gives another instruction than the row's (other
+    ``env_kwargs`` or roboref version)."""
+
+
+#: Failures that score 0 with their reason (counted and logged); every other error propagates.
+EXPECTED_FAILURES = (NoTaskError, RowNotReproduced)
 
 
 @dataclass(frozen=True)
@@ -42,7 +60,7 @@ def score_item(item: _Item) -> tuple[float, str]:
     env.reset(seed=item.seed)
     task = env.unwrapped.task
     if item.instruction and task.instruction != item.instruction:
-        return 0.0, "the env does not reproduce this row (different env_kwargs or roboref version?)"
+        raise RowNotReproduced("the env does not reproduce this row (different env_kwargs or roboref version?)")
     held = _held_object(env) if task.kind == "placement" else -1
     out = controller(env, task.kind, parsed.points[0], held)
     execution = out.get("execution")
@@ -64,6 +82,8 @@ class SimOutcomeReward:
         self.robot = robot
         self.__name__ = "roboref_outcome"
         self.last_reasons: list[str] = []
+        #: Completions scored 0 because their row could not be rebuilt, by reason, over all calls.
+        self.skipped: Counter = Counter()
 
     def __call__(self, prompts=None, completions=None, **kwargs) -> list[float]:
         completions = list(completions or [])
@@ -72,27 +92,40 @@ class SimOutcomeReward:
         robots = list(kwargs.get("robot") or [self.robot] * n)
         instructions = list(kwargs.get("instruction") or [""] * n)
         items, index = [], []
-        scores, reasons = [0.0] * n, ["row has no seed"] * n
+        scores, reasons = [0.0] * n, [""] * n
+        skipped: Counter = Counter()
         for i, c in enumerate(completions):
             if seeds[i] is None or robots[i] not in ENV_IDS:
+                skip = "no seed" if seeds[i] is None else "unknown robot"
                 reasons[i] = "row has no seed" if seeds[i] is None else f"unknown robot {robots[i]!r}"
+                skipped[skip] += 1
                 continue
             items.append(_Item(robots[i], self.env_kwargs_json, int(seeds[i]), instructions[i], completion_text(c)))
             index.append(i)
         # order is kept by scoring in index order: parallel_map is unordered, so tag each item
         results = dict(parallel_map(_score_tagged, list(enumerate(items)), self.workers))
         for k, i in enumerate(index):
-            try:
-                scores[i], reasons[i] = results[k]
-            except KeyError:
-                scores[i], reasons[i] = 0.0, "not scored"
+            scores[i], reasons[i], skip = results[k]
+            if skip:
+                skipped[skip] += 1
+        if skipped:
+            self.skipped.update(skipped)
+            log.warning(
+                "%s: scored %d of %d completions 0 without executing them: %s",
+                self.__name__,
+                sum(skipped.values()),
+                n,
+                dict(skipped),
+            )
         self.last_reasons = reasons
         return scores
 
 
-def _score_tagged(tagged: tuple[int, _Item]) -> tuple[int, tuple[float, str]]:
+def _score_tagged(tagged: tuple[int, _Item]) -> tuple[int, tuple[float, str, str]]:
+    """``(k, (score, reason, skip))``: ``skip`` names the expected failure that zeroed the item
+    (the exception type), empty when it was executed."""
     k, item = tagged
     try:
-        return k, score_item(item)
-    except Exception as err:  # never break a training loop
-        return k, (0.0, f"simulation failed: {err}")
+        return k, (*score_item(item), "")
+    except EXPECTED_FAILURES as err:
+        return k, (0.0, f"{type(err).__name__}: {err}", type(err).__name__)

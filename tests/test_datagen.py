@@ -18,7 +18,9 @@ from PIL import Image
 
 import roboref.envs  # noqa: F401
 from roboref.cli import main
-from roboref.datarows import SPLITS, depth_from_png, mask_from_png, sample_seed
+from roboref.datarows import depth_from_png, episode_row, mask_from_png
+from roboref.envs.tasks.records import NoTaskError
+from roboref.seeds import SPLITS, seed_of
 
 N = 12
 SHARD = 5  # shards of 5, 5 and 2 samples: a partial last shard on purpose
@@ -97,7 +99,7 @@ def test_rows_match_a_fresh_env_reset_with_the_seed(data_dir):
     try:
         for index in (0, 7, N - 1):
             row = rows[index]
-            assert row["seed"] == sample_seed("train", index)
+            assert row["seed"] == seed_of("train", index)
             obs, _ = env.reset(seed=row["seed"])
             task = env.unwrapped.task
             rgb = np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])))
@@ -123,7 +125,7 @@ def test_answer_point_lies_in_the_mask(loaded):
 
 
 def test_seeds_are_disjoint_across_splits(loaded):
-    seeds = {s: {sample_seed(s, i) for i in range(5000)} for s in SPLITS}
+    seeds = {s: {seed_of(s, i, a) for i in range(5000) for a in range(4)} for s in SPLITS}
     for a in SPLITS:
         for b in SPLITS:
             assert a == b or not seeds[a] & seeds[b]
@@ -139,6 +141,8 @@ def test_manifest_counts(data_dir):
     assert sum(train["counts"]["num_steps"].values()) == N
     assert sum(train["counts"]["category"].values()) + train["counts"]["kind"].get("placement", 0) == N
     assert train["seeds"] == {"min": 0, "max": N - 1, "unique": True}
+    assert train["skipped_seeds"] == {"count": 0, "by_reason": {}}
+    assert train["config"]["first_seed"] == 0 and m["splits"]["val"]["config"]["first_seed"] == seed_of("val", 0)
     assert m["versions"]["mujoco"] and m["versions"]["datasets"]
 
 
@@ -214,6 +218,7 @@ def test_other_config_in_the_same_folder_is_refused(data_dir, capsys):
         (["num_samples=4", "workers=0"], "workers must be >= 1"),
         ([], "num_samples=N is required"),
         (["num_samples=4", "robot=panda"], "unknown robot"),
+        (["num_samples=901000001", "shard_size=100000"], "too many for split 'train'"),  # the seed block
         (["num_samples=4", "+env.no_such_option=1"], "no_such_option"),
     ],
 )
@@ -304,3 +309,46 @@ def test_killed_parallel_run_leaves_no_workers_and_resumes(tmp_path):
     table = pq.ParquetDataset(sorted((out / "data").glob("train-*.parquet"))).read(columns=["index", "seed"])
     assert sorted(table.column("index").to_pylist()) == list(range(n))
     assert len(set(table.column("seed").to_pylist())) == n
+
+
+class _Env:
+    """An env stand-in whose resets raise the given errors in turn, recording the seeds."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors, self.seeds = list(errors), []
+
+    def reset(self, *, seed=None, options=None):
+        self.seeds.append(seed)
+        raise self.errors.pop(0)
+
+
+def test_only_no_task_moves_a_sample_to_its_next_seed():
+    env = _Env(NoTaskError("no program"), KeyError("stop"))
+    with pytest.raises(KeyError, match="stop"):
+        episode_row(env, "test", 5, "ur5e")
+    assert env.seeds == [seed_of("test", 5, 0), seed_of("test", 5, 1)]
+    env = _Env(RuntimeError("a bug"), KeyError("never reached"))
+    with pytest.raises(RuntimeError, match="^a bug$"):  # not read as "no task for this seed"
+        episode_row(env, "train", 0, "ur5e")
+    assert env.seeds == [0]
+    env = _Env(*[NoTaskError(f"none {i}") for i in range(4)])
+    with pytest.raises(NoTaskError, match=r"train\[3\]: no task after 4 seeds"):
+        episode_row(env, "train", 3, "ur5e")
+
+
+def test_skipped_seeds_are_counted_in_the_manifest_and_printed(tmp_path, monkeypatch, capsys):
+    from roboref.envs.refer_env import ReferEnv
+
+    reset, bad = ReferEnv.reset, seed_of("train", 1)
+
+    def no_task_for_bad(self, *, seed=None, options=None):
+        if seed == bad:
+            raise NoTaskError("test: no program for this seed")
+        return reset(self, seed=seed, options=options)
+
+    monkeypatch.setattr(ReferEnv, "reset", no_task_for_bad)
+    assert datagen(tmp_path, "num_samples=3", "shard_size=3", "workers=1", "env.num_objects=[4,6]") == 0
+    train = json.loads((tmp_path / "manifest.json").read_text())["splits"]["train"]
+    assert train["skipped_seeds"] == {"count": 1, "by_reason": {"NoTaskError": 1}}
+    assert "skipped 1 seed(s) without a task (NoTaskError: 1)" in capsys.readouterr().out
+    assert rows_by_index(tmp_path)[1]["seed"] == seed_of("train", 1, 1)

@@ -1,4 +1,5 @@
 import io
+import re
 
 import numpy as np
 import pytest
@@ -43,18 +44,20 @@ def test_trl_signature_scores_each_completion():
 
 
 @pytest.mark.parametrize(
-    "row, why",
+    "cols, field",
     [
-        ({"mask": [b"not a png"], "answer": ["[(0.5, 0.5)]"]}, "'mask' holds bytes that are not an image"),
-        ({"answer": ["[(0.5, 0.5)]"]}, "'mask' is missing"),
-        ({"mask": [MASK]}, "'answer' None is not a point list"),
-        ({"mask": [MASK], "answer": ["?"]}, "'answer' '?' is not a point list"),
-        ({"mask": [MASK], "answer": ["[(0.5, 0.5)]"], "reasoning": ["[Position] box (0.5"]}, "'reasoning'"),
+        ({"mask": [b"not a png"], "answer": ["[(0.5, 0.5)]"]}, "'mask' is not a readable mask"),
+        ({"answer": ["[(0.5, 0.5)]"]}, "no 'mask'"),
+        ({"mask": [_png(MASK)]}, "no 'answer'"),  # was scored against a made-up (0.5, 0.5)
+        ({"mask": [_png(MASK)], "answer": ["?"]}, "'answer' '?' is not a point"),
+        ({"mask": [_png(MASK)], "answer": ["[(0.5, 0.5)]"], "kind": ["pick"]}, "'kind'"),
+        ({"mask": [_png(MASK)], "answer": ["[(0.5, 0.5)]"], "reasoning": ["[Position] box (0.5"]}, "'reasoning'"),
     ],
 )
-def test_a_malformed_row_is_a_clear_error_never_a_made_up_answer(row, why):
-    """A row without an answer used to be scored against (0.5, 0.5); a broken one scored 0."""
+def test_a_malformed_row_is_an_error_naming_the_row_and_field(cols, field):
     funcs, _ = reward_functions(RewardConfig.preset("roborefer"))
-    with pytest.raises(ValueError, match="row 0 of the batch") as err:
-        funcs[1](prompts=["p"], completions=["[(0.5, 0.5)]"], **row)
-    assert why in str(err.value) and "roboref_point" in str(err.value)
+    for f in funcs:
+        with pytest.raises(ValueError, match=re.escape(field)) as err:
+            f(prompts=["p"], completions=["[(0.5, 0.5)]"], index=[17], seed=[42], **cols)
+        assert type(err.value).__name__ == "MalformedRowError"
+        assert str(err.value).startswith("row 0 of the batch (index=17, seed=42)")

@@ -45,3 +45,29 @@ def test_grpo_with_the_simulator_in_the_loop_logs_the_outcome_term(tmp_path):
     rows = [r for r in csv.DictReader(open(out / "metrics.csv")) if r.get("loss")]
     assert len(rows) == 2 and all("rewards/roboref_outcome/mean" in r for r in rows)
     assert all(0.0 <= float(r["rewards/roboref_outcome/mean"]) <= 1.0 for r in rows)
+
+
+def test_only_expected_failures_score_zero_and_are_counted(monkeypatch, caplog):
+    import pytest
+
+    import roboref.sim_reward as sim
+    from roboref.envs.tasks.records import NoTaskError
+
+    def no_task(item):
+        raise NoTaskError(f"no program for seed {item.seed}")
+
+    monkeypatch.setattr(sim, "score_item", no_task)
+    reward = SimOutcomeReward({}, workers=1)
+    with caplog.at_level("WARNING", logger="roboref.sim_reward"):
+        scores = reward(completions=["[(0.5, 0.5)]"] * 2, seed=[7, None], robot=["ur5e", "ur5e"])
+    assert scores == [0.0, 0.0]
+    assert reward.last_reasons == ["NoTaskError: no program for seed 7", "row has no seed"]
+    assert reward.skipped == {"NoTaskError": 1, "no seed": 1}
+    assert "scored 2 of 2 completions 0" in caplog.text and "NoTaskError" in caplog.text
+
+    def bug(item):
+        raise RuntimeError("a bug in the controller")
+
+    monkeypatch.setattr(sim, "score_item", bug)
+    with pytest.raises(RuntimeError, match="a bug in the controller"):  # not a silent reward of 0
+        reward(completions=["[(0.5, 0.5)]"], seed=[7], robot=["ur5e"])

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,10 +25,10 @@ import numpy as np
 from PIL import Image
 
 from roboref.agents.refpoint.config import KINDS, SUBJECT_CATEGORIES, SUBJECT_COLORS
+from roboref.seeds import REFPOINT_BLOCKS, seed_of
 
+log = logging.getLogger(__name__)
 ENV_IDS = {"ur5e": "roboref/Refer-UR5e-v0", "g1": "roboref/Refer-G1-v0"}
-#: Seed blocks per split, so train and validation never share a scene.
-SPLIT_SEED_BASE = {"train": 0, "val": 10**9, "rft": 2 * 10**9}  # rft: train-split tasks, own scenes
 TEXT_KEYS = ("instruction", "steps")  # the reasoning trace as JSON (RFT's process reward needs it)
 ARRAY_KEYS = ("rgb", "depth", "target", "mask", "point", "kind", "target_depth", "color", "category")
 
@@ -101,7 +103,8 @@ def encode_sample(obs: dict, task, image_size: int, grid: int, max_depth: float)
 
 @dataclass(frozen=True)
 class ShardSpec:
-    """``count`` samples of ``robot`` from consecutive seeds starting at ``start``."""
+    """``count`` samples of ``robot``: indices ``start …`` of the seed block of ``split`` (``train``,
+    ``val`` or ``rft``; ``roboref.seeds.REFPOINT_BLOCKS``), so train and validation never share a scene."""
 
     robot: str
     split: str
@@ -117,6 +120,10 @@ class ShardSpec:
             f"{self.robot}-{robot_tag(self.robot)}-{self.split}-s{self.image_size}g{self.grid}d{self.max_depth:g}"
             f"-{self.start:010d}-{self.count}.npz"
         )
+
+    def seed(self, i: int) -> int:
+        """The env seed of the shard's ``i``-th sample."""
+        return seed_of(REFPOINT_BLOCKS[self.split], self.start + i)
 
 
 def robot_tag(robot: str) -> str:
@@ -150,39 +157,46 @@ def make_train_env(robot: str):
     import gymnasium as gym
 
     import roboref.envs  # noqa: F401  (registers the env ids)
+    from roboref.envs.scene import SceneFitError
 
     try:
         return gym.make(ENV_IDS[robot], task_split="train")
-    except ValueError as err:
-        if "do not fit" not in str(err):
-            raise
+    except SceneFitError:
         return gym.make(ENV_IDS[robot], task_split="train", num_objects=(4, 14))
 
 
-def generate_shard(spec: ShardSpec, cache_dir: str | Path) -> Path:
-    """Render ``spec``'s episodes (``task_split="train"`` scenes and programs) into one shard."""
+def generate_shard(spec: ShardSpec, cache_dir: str | Path) -> tuple[Path, Counter]:
+    """Render ``spec``'s episodes (``task_split="train"`` scenes and programs) into one shard.
+    A seed without a task (``NoTaskError``) is skipped, deterministically; returns the shard's
+    path and the skipped seeds by reason. Any other error propagates."""
+    from roboref.envs.tasks.records import NoTaskError
+
     path = Path(cache_dir) / spec.name
+    skipped: Counter = Counter()
     if path.exists():
-        return path
+        return path, skipped
     env = make_train_env(spec.robot)
     rows = []
     try:
         for i in range(spec.count):
-            seed = SPLIT_SEED_BASE[spec.split] + spec.start + i
+            seed = spec.seed(i)
             try:
                 obs, _ = env.reset(seed=seed)
-            except RuntimeError:  # no valid program for this seed: skip it, deterministically
+            except NoTaskError:
+                skipped["NoTaskError"] += 1
                 continue
             row = encode_sample(obs, env.unwrapped.task, spec.image_size, spec.grid, spec.max_depth)
             row["seed"] = np.int64(seed)
             rows.append(row)
     finally:
         env.close()
+    if not rows:
+        raise ValueError(f"{spec.name}: none of its {spec.count} seeds gave a task ({dict(skipped)})")
     arrays = {k: np.stack([r[k] for r in rows]) for k in rows[0] if k not in TEXT_KEYS}
     for k in TEXT_KEYS:
         arrays[k] = np.array([r[k] for r in rows], dtype=np.str_)
     atomic_savez(path, **arrays)
-    return path
+    return path, skipped
 
 
 def shard_specs(
@@ -209,22 +223,29 @@ def shard_specs(
 def build_cache(
     specs: Sequence[ShardSpec], cache_dir: str | Path, workers: int = 1, progress: bool = True
 ) -> list[Path]:
-    """Generate the missing shards (in ``workers`` processes) and return all shard paths."""
+    """Generate the missing shards (in ``workers`` processes) and return all shard paths; logs
+    how many seeds the new shards skipped, by reason."""
     from tqdm import tqdm
 
     cache_dir = Path(cache_dir)
     missing = [s for s in specs if not (cache_dir / s.name).exists()]
+    skipped: Counter = Counter()
     if missing:
         bar = tqdm(total=len(missing), desc="generating shards", unit="shard", disable=not progress)
         if workers <= 1:
-            for s in missing:
-                generate_shard(s, cache_dir)
+            results = (generate_shard(s, cache_dir) for s in missing)
+            for _, skips in results:
+                skipped.update(skips)
                 bar.update()
         else:
             with ProcessPoolExecutor(workers) as pool:
-                for _ in pool.map(generate_shard, missing, [cache_dir] * len(missing)):
+                for _, skips in pool.map(generate_shard, missing, [cache_dir] * len(missing)):
+                    skipped.update(skips)
                     bar.update()
         bar.close()
+    if skipped:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items()))
+        log.warning("skipped %d seed(s) of %d new shard(s) (%s)", sum(skipped.values()), len(missing), reasons)
     return [cache_dir / s.name for s in specs]
 
 
