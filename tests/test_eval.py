@@ -8,7 +8,8 @@ import time
 import pytest
 
 from roboref.cli import main
-from roboref.evaluate import paired_difference, read_results, wilson
+from roboref.results import read_results
+from roboref.stats import paired_difference, wilson
 
 
 def _records(d):

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -23,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from roboref.agents.refpoint.config import KINDS, SUBJECT_CATEGORIES, SUBJECT_COLORS
+from roboref.envs.atomic import atomic_path
 
-ENV_IDS = {"ur5e": "roboref/Refer-UR5e-v0", "g1": "roboref/Refer-G1-v0"}
 #: Seed blocks per split, so train and validation never share a scene.
 SPLIT_SEED_BASE = {"train": 0, "val": 10**9, "rft": 2 * 10**9}  # rft: train-split tasks, own scenes
 TEXT_KEYS = ("instruction", "steps")  # the reasoning trace as JSON (RFT's process reward needs it)
@@ -130,18 +128,9 @@ def robot_tag(robot: str) -> str:
 
 
 def atomic_savez(path: Path, **arrays) -> None:
-    """Write an ``.npz`` via a temporary file and ``os.replace``: a killed writer leaves no
-    half-written shard behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    """Write an ``.npz`` atomically: a killed writer leaves no half-written shard behind."""
+    with atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary outputs
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def make_train_env(robot: str):
@@ -149,14 +138,14 @@ def make_train_env(robot: str):
     15 objects without the held-out categories (G1 at the time of writing), one fewer is used."""
     import gymnasium as gym
 
-    import roboref.envs  # noqa: F401  (registers the env ids)
+    from roboref.envs import env_id
 
     try:
-        return gym.make(ENV_IDS[robot], task_split="train")
+        return gym.make(env_id("refer", robot), task_split="train")
     except ValueError as err:
         if "do not fit" not in str(err):
             raise
-        return gym.make(ENV_IDS[robot], task_split="train", num_objects=(4, 14))
+        return gym.make(env_id("refer", robot), task_split="train", num_objects=(4, 14))
 
 
 def generate_shard(spec: ShardSpec, cache_dir: str | Path) -> Path:
