@@ -26,7 +26,7 @@ import mujoco
 from roboref.cli import compose
 from roboref.datagen import generate, parse_config, write_shard
 from roboref.datarows import features
-from roboref.workers import ShardMaker
+from roboref.workers import Worker, make_shard
 
 SIZES = {"224²": (224, 224), "640×480": (640, 480)}
 #: Functions whose cumulative time is reported, by the name cProfile knows them by.
@@ -57,20 +57,20 @@ def per_worker(robot: str, size: tuple[int, int], n: int, tmp: Path) -> tuple[fl
     cfg = config(tmp / "w", robot, size, 10 * n, 1)
     schema = features().arrow_schema
     (cfg.out / "data").mkdir(parents=True, exist_ok=True)
-    with ShardMaker() as maker:
-        maker(cfg.job(0))  # warm-up: env creation, mesh cache, first renders
+    with Worker() as worker:
+        make_shard(cfg.job(0), worker)  # warm-up: env creation, mesh cache, first renders
         t0, c0 = time.perf_counter(), cpu_seconds()
         done = 0
         shard = 1
         while done < n:
-            done += len(write_and_count(cfg, maker(cfg.job(shard)), schema))
+            done += len(write_and_count(cfg, make_shard(cfg.job(shard), worker), schema))
             shard += 1
         rate, cpu_rate = done / (time.perf_counter() - t0), done / (cpu_seconds() - c0)
         prof = cProfile.Profile()
         prof.enable()
         done = 0
         while done < n:
-            done += len(write_and_count(cfg, maker(cfg.job(shard)), schema))
+            done += len(write_and_count(cfg, make_shard(cfg.job(shard), worker), schema))
             shard += 1
         prof.disable()
     stats = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}

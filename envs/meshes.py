@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from roboref.envs.atomic import write_bytes_atomic
+
 
 def cache_dir() -> Path:
     """``$ROBOREF_CACHE`` or ``~/.cache/roboref``: where generated files live."""
@@ -69,17 +71,12 @@ def _weld(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_stl(path: Path, verts: np.ndarray, faces: np.ndarray) -> None:
-    """Binary STL, written atomically (tmp file then rename)."""
+    """Binary STL, written atomically."""
     tri = verts[faces].astype("<f4")
     rec = np.zeros(len(tri), dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")]))
     rec["v"] = tri
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(b"roboref decimated mesh".ljust(80, b"\0"))
-        fh.write(np.uint32(len(tri)).tobytes())
-        fh.write(rec.tobytes())
-    os.replace(tmp, path)
+    header = b"roboref decimated mesh".ljust(80, b"\0") + np.uint32(len(tri)).tobytes()
+    write_bytes_atomic(path, header + rec.tobytes())
 
 
 def decimated(path: str | Path, max_faces: int) -> Path:

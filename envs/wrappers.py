@@ -125,7 +125,7 @@ class RecordEpisodes(gym.Wrapper):
         self._last_t = -1.0
 
     def _frame(self, point=None, success=None, mask=None) -> np.ndarray:
-        from roboref.video import annotate, side_by_side
+        from roboref.envs.drawing import annotate, side_by_side
 
         u = self.env.unwrapped
         cam = u.config.camera
@@ -152,8 +152,9 @@ class RecordEpisodes(gym.Wrapper):
 
     def step(self, action):
         u = self.env.unwrapped
+        point = action.point if isinstance(action, AgentOutput) else action
         try:
-            self._point = [float(v) for v in np.asarray(action, float).reshape(-1)[:2]]
+            self._point = None if point is None else [float(v) for v in np.asarray(point, float).reshape(-1)[:2]]
         except (TypeError, ValueError):
             self._point = None
         task = u.task
@@ -170,7 +171,7 @@ class RecordEpisodes(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def _flush(self) -> None:
-        from roboref.video import pad_to_common, write_mp4
+        from roboref.envs.drawing import pad_to_common, write_mp4
 
         if len(self.frames) > self.hold:
             frames = pad_to_common(self.frames)

@@ -12,7 +12,7 @@ COMMANDS = {
     "demo": ("roboref.demo", "run"),
     "datagen": ("roboref.datagen", "run"),
     "eval": ("roboref.evaluate", "run"),
-    "report": ("roboref.evaluate", "report"),
+    "report": ("roboref.report", "report"),
     "coeval": ("roboref.coeval", "run"),
     "video": ("roboref.video", "run"),
     "train": ("roboref.train", "resolve"),

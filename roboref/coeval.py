@@ -15,21 +15,24 @@ measures perception alone. Results append to ``coeval.jsonl`` (resumable), the m
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mujoco
 import numpy as np
 from omegaconf import DictConfig
 
-from roboref.evaluate import ENV_IDS, _repair_tail, read_results, wilson
-from roboref.io import write_json_atomic, write_text_atomic
+from roboref.envs import ROBOTS, env_id
+from roboref.envs.atomic import write_json_atomic, write_text_atomic
 from roboref.parallel import parallel_map
+from roboref.results import append_records, read_results, repair_tail
+from roboref.rollout import run_episode
 from roboref.seeds import suite_seed
+from roboref.stats import wilson
+from roboref.workers import Worker
 
 EXECUTORS = ("teleport", "controller")
 
@@ -43,18 +46,10 @@ class CoevalJob:
     env_kwargs_json: str
     episodes: tuple[tuple[int, int], ...]  # (index, seed)
     agent_seed: int = 0
+    timeout_s: float = 60.0
 
 
-@functools.lru_cache(maxsize=2)
-def _env(robot: str, env_kwargs_json: str):
-    import gymnasium as gym
-
-    import roboref.envs  # noqa: F401
-
-    return gym.make(ENV_IDS[robot], **json.loads(env_kwargs_json))
-
-
-def _held_object(env) -> int:
+def held_object(env: Any) -> int:
     """The object to move in a placement episode: the task's, else the smallest movable one."""
     u = env.unwrapped
     if u.task.held >= 0:
@@ -63,7 +58,7 @@ def _held_object(env) -> int:
     return min(objs, key=lambda o: o.radius).index if objs else -1
 
 
-def teleport(env, kind: str, point, held: int) -> dict:
+def teleport(env: Any, kind: str, point: tuple[float, float], held: int) -> dict:
     """The ideal executor (see module docstring)."""
     from roboref.envs.camera import point_to_pixel, unproject
 
@@ -94,12 +89,12 @@ def teleport(env, kind: str, point, held: int) -> dict:
     return {"success": ok, "failure": failure}
 
 
-def controller(env, kind: str, point, held: int) -> dict:
+def controller(env: Any, kind: str, point: tuple[float, float], held: int, ctrl: Any) -> dict:
+    """The robot's own controller ``ctrl`` (``Worker.controller()``) executes the point."""
     from roboref.envs.control import Action
     from roboref.envs.tasks.color_category import interior_point
 
     u = env.unwrapped
-    ctrl = _controller(u.config.robot, u.config.camera)
     if kind == "location":
         res = ctrl.execute(u.sim, Action(pick=tuple(point)), u.frame)
         ok = bool(res.success and res.target_object == u.task.target)
@@ -115,27 +110,21 @@ def controller(env, kind: str, point, held: int) -> dict:
     return {"success": ok, "failure": failure, "execution": res.to_dict()}
 
 
-@functools.lru_cache(maxsize=4)
-def _controller(robot: str, camera: str):
-    from roboref.envs.control import make_controller
-
-    return make_controller(robot, camera=camera)
-
-
-def run_job(job: CoevalJob) -> list[dict]:
-    from roboref.agents import make_agent
-
-    env = _env(job.robot, job.env_kwargs_json)
-    agents = {name: make_agent(name, env=env, seed=job.agent_seed) for name in job.agents}
+def run_job(job: CoevalJob, worker: Worker | None = None) -> list[dict]:
+    """Each agent's point on each episode, executed by each executor (the same scene, reset,
+    for every pairing). ``worker`` as in ``roboref.evaluate.run_job``."""
+    if worker is None:
+        with Worker() as own:
+            return run_job(job, own)
+    env = worker.env(env_id("refer", job.robot), job.env_kwargs_json)
+    agents = {name: worker.agent(name, job.agent_seed) for name in job.agents}
     out = []
     for index, seed in job.episodes:
-        obs, _ = env.reset(seed=seed)
-        held = _held_object(env) if job.kind == "placement" else -1
-        points = {}
-        for name, agent in agents.items():
-            if hasattr(agent, "reset"):
-                agent.reset(seed=seed)
-            points[name] = agent.act(obs).point
+        points = {
+            name: run_episode(env, agent, seed, timeout_s=job.timeout_s, step=False).turns[0].point
+            for name, agent in agents.items()
+        }
+        held = held_object(env) if job.kind == "placement" else -1
         for name, point in points.items():
             for ex in job.executors:
                 env.reset(seed=seed)  # the same scene, untouched, for every pairing
@@ -156,7 +145,10 @@ def run_job(job: CoevalJob) -> list[dict]:
                     h, w = env.unwrapped.task.mask.shape
                     col, row = min(int(point[0] * w), w - 1), min(int(point[1] * h), h - 1)
                     rec["pointing"] = bool(env.unwrapped.task.mask[row, col])
-                    rec.update((teleport if ex == "teleport" else controller)(env, job.kind, point, held))
+                    if ex == "teleport":
+                        rec.update(teleport(env, job.kind, point, held))
+                    else:
+                        rec.update(controller(env, job.kind, point, held, worker.controller()))
                 rec["wall_time"] = round(time.perf_counter() - t0, 3)
                 out.append(rec)
     return out
@@ -218,12 +210,12 @@ def run(cfg: DictConfig) -> int:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "coeval.jsonl"
-    _repair_tail(path)
+    repair_tail(path)
     done = {r["key"] for r in read_results(path)}
     jobs = []
     for robot in cfg.robots:
-        if robot not in ENV_IDS:
-            raise ValueError(f"unknown robot {robot!r}; robots: {', '.join(ENV_IDS)}")
+        if robot not in ROBOTS:
+            raise ValueError(f"unknown robot {robot!r}; robots: {', '.join(ROBOTS)}")
         exs = tuple(e for e in cfg.executors if e != "controller" or robot in CONTROLLERS)
         if len(exs) < len(cfg.executors):
             print(f"note: no controller for {robot} in this installation; only {exs} run for it")
@@ -248,18 +240,15 @@ def run(cfg: DictConfig) -> int:
                         json.dumps(env_kwargs, sort_keys=True),
                         eps[start : start + int(cfg.chunk)],
                         int(cfg.seed),
+                        float(cfg.get("agent_timeout_s", 60.0)),
                     )
                 )
     print(f"coeval: {sum(len(j.episodes) for j in jobs)} episode(s) to run", flush=True)
     from tqdm import tqdm
 
     with open(path, "a") as fh, tqdm(total=sum(len(j.episodes) for j in jobs), unit="ep") as bar:
-        for recs in parallel_map(run_job, jobs, int(cfg.workers), cfg.ray.address, out / ".ray"):
-            for r in recs:
-                if r["key"] not in done:
-                    fh.write(json.dumps(r) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        for recs in parallel_map(run_job, jobs, int(cfg.workers), cfg.ray.address, out / ".ray", state=Worker):
+            append_records(fh, [r for r in recs if r["key"] not in done])
             bar.update(len({r["index"] for r in recs}))
     m = matrix(read_results(path))
     write_json_atomic(out / "coeval.json", m)

@@ -42,7 +42,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from roboref.datarows import features
-from roboref.io import atomic_path, write_json_atomic
+from roboref.envs.atomic import atomic_path, write_json_atomic
 from roboref.seeds import SPLITS, block, locate, seed_of
 from roboref.workers import ShardJob, ShardResult, run_shards
 
@@ -104,7 +104,7 @@ def _int(cfg: DictConfig, key: str) -> int:
 
 def parse_config(cfg: DictConfig) -> DatagenConfig:
     """Check the hydra config; every problem is a ``ValueError`` naming the allowed values."""
-    from roboref.envs import ENV_IDS
+    from roboref.envs import env_id
 
     if OmegaConf.is_missing(cfg, "num_samples") or cfg.num_samples is None:
         raise ValueError("num_samples=N is required (or preview=N alone to look at existing data)")
@@ -125,9 +125,7 @@ def parse_config(cfg: DictConfig) -> DatagenConfig:
             f"num_samples={num_samples} is too many for split {cfg.split!r} and shard_size={shard_size}: "
             f"at most {most} (raise shard_size)"
         )
-    robot_env = {robot: env_id for env_id, robot in ENV_IDS.items() if env_id.startswith("roboref/Refer-")}
-    if cfg.robot not in robot_env:
-        raise ValueError(f"unknown robot {cfg.robot!r}; known robots: {', '.join(robot_env)}")
+    refer_id = env_id("refer", str(cfg.robot))  # a ValueError naming the known robots
     env_kwargs = OmegaConf.to_container(cfg.env, resolve=True) if cfg.env else {}
     # held-out tasks for the unseen split, the train tasks for every other split
     split_kwargs = {"task_split": "unseen" if cfg.split == "unseen" else "train"}
@@ -147,7 +145,7 @@ def parse_config(cfg: DictConfig) -> DatagenConfig:
         split=str(cfg.split),
         workers=workers,
         robot=str(cfg.robot),
-        env_id=robot_env[cfg.robot],
+        env_id=refer_id,
         env_kwargs=env_kwargs,
         shard_size=shard_size,
         ray_address=str(address) if address else None,

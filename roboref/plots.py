@@ -71,18 +71,17 @@ def failure_video(
     instruction, the agent's point and the target outline drawn, to one MP4."""
     import gymnasium as gym
 
-    import roboref.envs  # noqa: F401
-    from roboref.evaluate import ENV_IDS
-    from roboref.video import annotate, pad_to_common, side_by_side, write_mp4
+    from roboref.envs import ROBOTS, env_id
+    from roboref.envs.drawing import annotate, pad_to_common, side_by_side, write_mp4
 
-    failed = [r for r in records if not r["success"] and r["robot"] in ENV_IDS][:limit]
+    failed = [r for r in records if not r["success"] and r["robot"] in ROBOTS][:limit]
     if not failed:
         return None
     frames, envs = [], {}
     for r in failed:
         key = (r["robot"], json.dumps(segment_env.get(r["segment"], {}), sort_keys=True))
         if key not in envs:
-            envs[key] = gym.make(ENV_IDS[r["robot"]], **json.loads(key[1]))
+            envs[key] = gym.make(env_id("refer", r["robot"]), **json.loads(key[1]))
         env = envs[key]
         obs, _ = env.reset(seed=r["seed"])
         task = env.unwrapped.task

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 
 from roboref.datarows import mask_from_png
-from roboref.io import atomic_path
-from roboref.video import annotate
+from roboref.envs.atomic import atomic_path
+from roboref.envs.drawing import annotate
 
 COLUMNS = ["index", "image", "mask", "instruction", "answer", "point", "kind", "num_steps"]
 

@@ -21,12 +21,13 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
+from roboref.envs import ROBOTS, env_id
 from roboref.envs.tasks.records import NoTaskError
-from roboref.evaluate import ENV_IDS
 from roboref.parallel import parallel_map
 from roboref.rewards.format import parse_answer
 from roboref.rewards.outcome import outcome_reward
 from roboref.rewards.trl import completion_text
+from roboref.workers import Worker
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +50,20 @@ class _Item:
     text: str
 
 
-def score_item(item: _Item) -> tuple[float, str]:
-    """Execute one completion in the simulator (runs inside a worker)."""
-    from roboref.coeval import _env, _held_object, controller
+def score_item(item: _Item, worker: Worker) -> tuple[float, str]:
+    """Execute one completion in the simulator with ``worker``'s env and controller."""
+    from roboref.coeval import controller, held_object
 
     parsed = parse_answer(item.text)
     if not parsed.ok:
         return 0.0, parsed.reason
-    env = _env(item.robot, item.env_kwargs_json)
+    env = worker.env(env_id("refer", item.robot), item.env_kwargs_json)
     env.reset(seed=item.seed)
     task = env.unwrapped.task
     if item.instruction and task.instruction != item.instruction:
         raise RowNotReproduced("the env does not reproduce this row (different env_kwargs or roboref version?)")
-    held = _held_object(env) if task.kind == "placement" else -1
-    out = controller(env, task.kind, parsed.points[0], held)
+    held = held_object(env) if task.kind == "placement" else -1
+    out = controller(env, task.kind, parsed.points[0], held, worker.controller())
     execution = out.get("execution")
     if execution is None:
         return 0.0, out.get("failure", "not executed")
@@ -84,6 +85,7 @@ class SimOutcomeReward:
         self.last_reasons: list[str] = []
         #: Completions scored 0 because their row could not be rebuilt, by reason, over all calls.
         self.skipped: Counter = Counter()
+        self._worker = Worker()  # inline scoring keeps its env between batches; close() ends it
 
     def __call__(self, prompts=None, completions=None, **kwargs) -> list[float]:
         completions = list(completions or [])
@@ -95,7 +97,7 @@ class SimOutcomeReward:
         scores, reasons = [0.0] * n, [""] * n
         skipped: Counter = Counter()
         for i, c in enumerate(completions):
-            if seeds[i] is None or robots[i] not in ENV_IDS:
+            if seeds[i] is None or robots[i] not in ROBOTS:
                 skip = "no seed" if seeds[i] is None else "unknown robot"
                 reasons[i] = "row has no seed" if seeds[i] is None else f"unknown robot {robots[i]!r}"
                 skipped[skip] += 1
@@ -103,7 +105,11 @@ class SimOutcomeReward:
             items.append(_Item(robots[i], self.env_kwargs_json, int(seeds[i]), instructions[i], completion_text(c)))
             index.append(i)
         # order is kept by scoring in index order: parallel_map is unordered, so tag each item
-        results = dict(parallel_map(_score_tagged, list(enumerate(items)), self.workers))
+        tagged = list(enumerate(items))
+        if self.workers == 1:
+            results = dict(_score_tagged(t, self._worker) for t in tagged)
+        else:
+            results = dict(parallel_map(_score_tagged, tagged, self.workers, state=Worker))
         for k, i in enumerate(index):
             scores[i], reasons[i], skip = results[k]
             if skip:
@@ -120,12 +126,16 @@ class SimOutcomeReward:
         self.last_reasons = reasons
         return scores
 
+    def close(self) -> None:
+        """Close the env kept for inline scoring."""
+        self._worker.close()
 
-def _score_tagged(tagged: tuple[int, _Item]) -> tuple[int, tuple[float, str, str]]:
+
+def _score_tagged(tagged: tuple[int, _Item], worker: Worker) -> tuple[int, tuple[float, str, str]]:
     """``(k, (score, reason, skip))``: ``skip`` names the expected failure that zeroed the item
     (the exception type), empty when it was executed."""
     k, item = tagged
     try:
-        return k, (*score_item(item), "")
+        return k, (*score_item(item, worker), "")
     except EXPECTED_FAILURES as err:
         return k, (0.0, f"{type(err).__name__}: {err}", type(err).__name__)

@@ -1,129 +1,31 @@
-"""Frames with the instruction, the point and the outcome drawn on them, and MP4 writing."""
+"""``roboref video``: record an agent's episodes to MP4 (one file per episode) with the
+``RecordEpisodes`` wrapper; the drawing primitives are in ``roboref.envs.drawing``."""
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
-import imageio.v2 as imageio
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
-
-from roboref.io import atomic_path
+from omegaconf import DictConfig
 
 
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1
-        return ImageFont.load_default()
-
-
-def annotate(
-    rgb: np.ndarray,
-    instruction: str,
-    point=None,
-    success: bool | None = None,
-    mask: np.ndarray | None = None,
-    scale: int = 2,
-) -> np.ndarray:
-    """Upscale ``rgb`` and draw the mask outline, the point (green hit / red miss / yellow
-    unscored) and the instruction in a caption bar below the image."""
-    h, w = rgb.shape[:2]
-    img = Image.fromarray(rgb).resize((w * scale, h * scale), Image.NEAREST)
-    draw = ImageDraw.Draw(img)
-    if mask is not None:
-        edge = mask & ~(np.roll(mask, 1, 0) & np.roll(mask, -1, 0) & np.roll(mask, 1, 1) & np.roll(mask, -1, 1))
-        rows, cols = np.nonzero(edge)
-        for r, c in zip(rows, cols, strict=True):
-            draw.rectangle([c * scale, r * scale, c * scale + scale - 1, r * scale + scale - 1], fill=(255, 255, 255))
-    if point is not None:
-        x, y = point[0] * w * scale, point[1] * h * scale
-        color = (255, 220, 0) if success is None else ((40, 230, 40) if success else (240, 40, 40))
-        r = 3 * scale
-        draw.ellipse([x - r, y - r, x + r, y + r], outline=(0, 0, 0), fill=color, width=1)
-        draw.line([x - 2 * r, y, x + 2 * r, y], fill=color, width=1)
-        draw.line([x, y - 2 * r, x, y + 2 * r], fill=color, width=1)
-    font = _font(12)
-    lines = textwrap.wrap(instruction, width=max(20, (w * scale) // 7)) or [""]
-    if success is not None:
-        lines.append("success" if success else "miss")
-    bar = Image.new("RGB", (img.width, 16 * len(lines) + 8), (20, 20, 20))
-    bdraw = ImageDraw.Draw(bar)
-    for i, line in enumerate(lines):
-        bdraw.text((6, 4 + 16 * i), line, fill=(240, 240, 240), font=font)
-    out = Image.new("RGB", (img.width, img.height + bar.height))
-    out.paste(img, (0, 0))
-    out.paste(bar, (0, img.height))
-    return np.asarray(out)
-
-
-def side_by_side(*frames: np.ndarray) -> np.ndarray:
-    """Frames placed left to right, padded to the tallest, width and height made even."""
-    h = max(f.shape[0] for f in frames)
-    padded = [np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0))) for f in frames]
-    out = np.concatenate(padded, axis=1)
-    return np.pad(out, ((0, out.shape[0] % 2), (0, out.shape[1] % 2), (0, 0)))
-
-
-def pad_to_common(frames: list[np.ndarray]) -> list[np.ndarray]:
-    """Frames padded (bottom, right, black) to the largest height and width among them."""
-    h = max(f.shape[0] for f in frames)
-    w = max(f.shape[1] for f in frames)
-    return [np.pad(f, ((0, h - f.shape[0]), (0, w - f.shape[1]), (0, 0))) for f in frames]
-
-
-def write_mp4(path: str | Path, frames: list[np.ndarray], fps: int = 2) -> Path:
-    """Write frames (same size) to an H.264 MP4 atomically (temp file, then rename)."""
-    path = Path(path)
-    if not frames:
-        raise ValueError("write_mp4: no frames")
-    shape = frames[0].shape
-    if any(f.shape != shape for f in frames):
-        raise ValueError("write_mp4: all frames must have the same shape")
-    with atomic_path(path) as tmp:
-        with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8, macro_block_size=1) as writer:
-            for f in frames:
-                writer.append_data(f)
-    return path
-
-
-def run(cfg) -> int:
-    """``roboref video``: record episodes of an agent in an env to MP4 (one file per episode)."""
+def run(cfg: DictConfig) -> int:
+    """Episodes of ``cfg.agent`` in ``cfg.env`` (refer | pickplace) on ``cfg.robot``, recorded."""
     import gymnasium as gym
     from omegaconf import OmegaConf
 
-    import roboref.envs  # noqa: F401
     from roboref.agents import make_agent
+    from roboref.envs import env_id
     from roboref.envs.wrappers import RecordEpisodes
+    from roboref.rollout import run_episode
 
-    env_ids = {
-        ("refer", "ur5e"): "roboref/Refer-UR5e-v0",
-        ("refer", "g1"): "roboref/Refer-G1-v0",
-        ("pickplace", "ur5e"): "roboref/PickPlace-UR5e-v0",
-        ("pickplace", "g1"): "roboref/PickPlace-G1-v0",
-    }
-    key = (cfg.env, cfg.robot)
-    if key not in env_ids:
-        raise ValueError(f"unknown env/robot {key}; choose env in refer|pickplace and robot in ur5e|g1")
-    if env_ids[key] not in gym.registry:
-        raise ValueError(f"{env_ids[key]} is not registered in this installation")
+    task_env_id = env_id(str(cfg.env), str(cfg.robot))  # a ValueError naming the allowed values
     if int(cfg.episodes) < 1:
         raise ValueError(f"episodes must be >= 1, got {cfg.episodes}")
     env_kwargs = OmegaConf.to_container(cfg.env_kwargs, resolve=True) or {}
-    env = RecordEpisodes(gym.make(env_ids[key], **env_kwargs), cfg.out, fps=int(cfg.fps))
+    env = RecordEpisodes(gym.make(task_env_id, **env_kwargs), cfg.out, fps=int(cfg.fps))
     agent = make_agent(cfg.agent, env=env, seed=int(cfg.seed))
     for ep in range(int(cfg.episodes)):
-        obs, _ = env.reset(seed=int(cfg.seed) + ep)
-        done, steps, successes = False, 0, 0
-        while not done and steps < int(cfg.max_steps):
-            out = agent.act(obs)
-            if out.point is None:
-                break
-            obs, _, terminated, truncated, info = env.step(list(out.point))
-            successes += bool(info.get("success"))
-            steps += 1
-            done = terminated or truncated
+        episode = run_episode(env, agent, int(cfg.seed) + ep, max_steps=int(cfg.max_steps))
+        steps = sum(bool(t.info) for t in episode.turns)
+        successes = sum(t.success for t in episode.turns)
         print(f"episode {ep}: {steps} step(s), {successes} successful", flush=True)
     env.close()
     for p in env.paths:

@@ -19,3 +19,23 @@ class SlowAgent:
     def act(self, obs):
         time.sleep(5)
         return AgentOutput(point=(0.5, 0.5))
+
+
+class RecordingAgent:
+    """The oracle's whole answer, with a log of every call and every instance (class-level, so a
+    test can read what the agents built inside a command saw)."""
+
+    calls: list = []
+    instances: list = []
+
+    def __init__(self, env):
+        self.env = env
+        RecordingAgent.instances.append(self)
+
+    def reset(self, seed=None):
+        RecordingAgent.calls.append(("reset", seed))
+
+    def act(self, obs):
+        RecordingAgent.calls.append(("act", obs["instruction"]))
+        task = self.env.unwrapped.task
+        return AgentOutput(point=task.point, text=task.answer, steps=task.steps)

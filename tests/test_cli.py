@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import imageio.v2 as imageio
+import pytest
 
 from roboref.cli import main
 
@@ -50,3 +51,41 @@ def test_default_demo_runs_the_shipped_refpoint_model(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["agent"] == "refpoint" and summary["episodes"] == 3
     assert all(0 <= r["point"][0] <= 1 and 0 <= r["point"][1] <= 1 for r in summary["results"])
+
+
+RECORDER = "agent=py:eval_agents_for_tests:RecordingAgent"
+
+
+@pytest.mark.parametrize("command", ["demo", "video"])
+def test_every_episode_resets_the_agent_with_its_seed_before_it_acts(tmp_path, command):
+    """A stochastic agent re-seeds at ``reset(seed)``; a loop that skips it makes the episode depend
+    on what ran before (demo and video once did)."""
+    from eval_agents_for_tests import RecordingAgent
+
+    RecordingAgent.calls.clear()
+    assert main([command, RECORDER, "episodes=2", "seed=5", f"out={tmp_path / command}"]) == 0
+    assert [c[0] for c in RecordingAgent.calls] == ["reset", "act", "reset", "act"]
+    assert [c[1] for c in RecordingAgent.calls if c[0] == "reset"] == [5, 6]
+
+
+def test_demo_steps_the_env_with_the_whole_answer(tmp_path):
+    """The agent's text and reasoning steps reach the reward (here the strict RoboRefer preset,
+    which scores the answer's format and steps), not just its point."""
+    import gymnasium as gym
+
+    from roboref.envs.tasks import AgentOutput
+
+    out = tmp_path / "demo"
+    assert main(["demo", "agent=oracle", "episodes=1", "+env.reward=roborefer", f"out={out}"]) == 0
+    reward = json.loads((out / "summary.json").read_text())["results"][0]["reward"]
+    env = gym.make(
+        "roboref/Refer-UR5e-v0", num_objects=[4, 15], image_size=[224, 224], quality=False, reward="roborefer"
+    )
+    env.reset(seed=0)
+    task = env.unwrapped.task
+    _, whole, *_ = env.step(AgentOutput(point=task.point, text=task.answer, steps=task.steps))
+    env.reset(seed=0)
+    _, bare, *_ = env.step(task.point)
+    env.close()
+    assert whole > bare
+    assert reward == pytest.approx(whole)

@@ -1,7 +1,7 @@
 import json
 
 from roboref.cli import main
-from roboref.evaluate import read_results
+from roboref.results import read_results
 
 
 def test_coeval_separates_perception_from_control(tmp_path, capsys):

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from roboref.cli import main
-from roboref.evaluate import paired_difference, read_results, wilson
+from roboref.results import read_results
+from roboref.stats import paired_difference, wilson
 
 
 def _records(d):
@@ -220,3 +221,64 @@ def test_ray_local_cluster_gives_the_same_records(tmp_path):
     assert main([*args, f"out={a}"]) == 0
     assert main([*args, f"out={b}", "workers=2", "ray.address=local"]) == 0
     assert _strip(_records(a)) == _strip(_records(b))
+
+
+def _job(agent: str, env_kwargs: dict, seeds=(7,)):
+    from roboref.evaluate import EvalJob
+
+    return EvalJob(agent, 0, "ur5e", "location", json.dumps(env_kwargs, sort_keys=True), tuple(enumerate(seeds)))
+
+
+@pytest.fixture
+def closed_envs(monkeypatch):
+    """Every ReferEnv closed during the test."""
+    from roboref.envs.refer_env import ReferEnv
+
+    closed, close = [], ReferEnv.close
+
+    def recording_close(self):
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(ReferEnv, "close", recording_close)
+    return closed
+
+
+def test_a_job_run_alone_shares_nothing_and_leaves_nothing_open(closed_envs):
+    """Two jobs in one process, each without a worker: each gets its own env and agent, and
+    closes its env (a hidden per-process cache once handed the second job the first one's agent
+    and never closed an env)."""
+    from eval_agents_for_tests import RecordingAgent
+
+    from roboref.evaluate import run_job
+
+    RecordingAgent.instances.clear()
+    job = _job("py:eval_agents_for_tests:RecordingAgent", {"kinds": ["location"]})
+    first, second = run_job(job), run_job(job)
+    assert _strip(first) == _strip(second) and first[0]["success"]
+    a, b = RecordingAgent.instances
+    assert a is not b and a.env.unwrapped is not b.env.unwrapped
+    assert a.env.unwrapped in closed_envs and b.env.unwrapped in closed_envs
+
+
+def test_a_worker_keeps_its_env_for_one_configuration_only(closed_envs):
+    """The state a worker keeps between jobs is explicit: the env (and the agents and controller
+    built on it) of the last configuration; another configuration closes it first."""
+    from eval_agents_for_tests import RecordingAgent
+
+    from roboref.evaluate import run_job
+    from roboref.workers import Worker
+
+    RecordingAgent.instances.clear()
+    agent = "py:eval_agents_for_tests:RecordingAgent"
+    with Worker() as worker:
+        run_job(_job(agent, {"kinds": ["location"]}), worker)
+        ctrl = worker.controller()
+        run_job(_job(agent, {"kinds": ["location"]}, seeds=(8,)), worker)
+        assert len(RecordingAgent.instances) == 1 and not closed_envs  # same configuration: reused
+        assert worker.controller() is ctrl
+        run_job(_job(agent, {"kinds": ["placement"]}), worker)
+        first, second = RecordingAgent.instances
+        assert closed_envs == [first.env.unwrapped] and second.env.unwrapped is not first.env.unwrapped
+        assert worker.controller() is not ctrl
+    assert closed_envs == [first.env.unwrapped, second.env.unwrapped]

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -25,10 +23,10 @@ import numpy as np
 from PIL import Image
 
 from roboref.agents.refpoint.config import KINDS, SUBJECT_CATEGORIES, SUBJECT_COLORS
+from roboref.envs.atomic import atomic_path
 from roboref.seeds import REFPOINT_BLOCKS, seed_of
 
 log = logging.getLogger(__name__)
-ENV_IDS = {"ur5e": "roboref/Refer-UR5e-v0", "g1": "roboref/Refer-G1-v0"}
 TEXT_KEYS = ("instruction", "steps")  # the reasoning trace as JSON (RFT's process reward needs it)
 ARRAY_KEYS = ("rgb", "depth", "target", "mask", "point", "kind", "target_depth", "color", "category")
 
@@ -137,18 +135,9 @@ def robot_tag(robot: str) -> str:
 
 
 def atomic_savez(path: Path, **arrays) -> None:
-    """Write an ``.npz`` via a temporary file and ``os.replace``: a killed writer leaves no
-    half-written shard behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    """Write an ``.npz`` atomically: a killed writer leaves no half-written shard behind."""
+    with atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary outputs
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def make_train_env(robot: str):
@@ -156,13 +145,13 @@ def make_train_env(robot: str):
     15 objects without the held-out categories (G1 at the time of writing), one fewer is used."""
     import gymnasium as gym
 
-    import roboref.envs  # noqa: F401  (registers the env ids)
+    from roboref.envs import env_id
     from roboref.envs.scene import SceneFitError
 
     try:
-        return gym.make(ENV_IDS[robot], task_split="train")
+        return gym.make(env_id("refer", robot), task_split="train")
     except SceneFitError:
-        return gym.make(ENV_IDS[robot], task_split="train", num_objects=(4, 14))
+        return gym.make(env_id("refer", robot), task_split="train", num_objects=(4, 14))
 
 
 def generate_shard(spec: ShardSpec, cache_dir: str | Path) -> tuple[Path, Counter]:

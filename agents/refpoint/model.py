@@ -211,15 +211,14 @@ class RefPointModel(nn.Module):
         """``config.json`` + ``model.safetensors`` (both written atomically)."""
         from safetensors.torch import save_file
 
-        from roboref.agents.refpoint.io import atomic_write_bytes
+        from roboref.envs.atomic import atomic_path, write_text_atomic
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        tmp = d / f".{WEIGHTS_NAME}.tmp"
-        save_file(state, str(tmp), metadata={"format": "pt", "model": "refpoint"})
-        tmp.replace(d / WEIGHTS_NAME)
-        atomic_write_bytes(d / CONFIG_NAME, (json.dumps(self.config.to_dict(), indent=2) + "\n").encode())
+        with atomic_path(d / WEIGHTS_NAME) as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt", "model": "refpoint"})
+        write_text_atomic(d / CONFIG_NAME, json.dumps(self.config.to_dict(), indent=2) + "\n")
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> RefPointModel:

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import TrainerCallback
 
 from roboref.agents.threads import torch_threads
-from roboref.io import write_json_atomic
+from roboref.envs.atomic import atomic_path, write_json_atomic
 
 #: Trainer arguments a CPU run needs whatever the config says (no mixed precision on CPU).
 CPU_OVERRIDES = {"use_cpu": True, "bf16": False, "fp16": False}
@@ -51,12 +51,10 @@ class MetricsCSV(TrainerCallback):
         keys: list[str] = []
         for r in self.rows:
             keys += [k for k in r if k not in keys]
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
+        with atomic_path(self.path) as tmp, tmp.open("w", newline="") as f:  # never half a file
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(self.rows)
-        tmp.replace(self.path)  # atomic: a killed run never leaves half a file
 
 
 def _same_step(a: dict, b: dict) -> bool:
