@@ -4,7 +4,8 @@ import pytest
 
 from roboref.envs.scene import SceneConfig
 from roboref.envs.sim import Sim
-from roboref.envs.tasks.engine import (
+from roboref.envs.tasks import (
+    RELATIONS,
     UNSEEN_CATEGORIES,
     UNSEEN_COLORS,
     UNSEEN_RELATION_PAIRS,
@@ -14,7 +15,6 @@ from roboref.envs.tasks.engine import (
 )
 from roboref.envs.tasks.reasoning import StepParseError, parse_step, parse_steps
 from roboref.envs.tasks.records import ReasoningStep, mask_to_rle, rle_to_mask
-from roboref.envs.tasks.relations import RELATIONS
 from roboref.envs.tasks.view import SceneView
 
 

@@ -12,8 +12,7 @@ import pytest
 from roboref.assets.objects import CATEGORIES
 from roboref.envs.scene import TABLE_HEIGHT, ObjectSpec, SceneConfig, SceneSpec
 from roboref.envs.sim import Sim
-from roboref.envs.tasks.engine import Step, evaluate_location, evaluate_placement
-from roboref.envs.tasks.relations import RELATIONS
+from roboref.envs.tasks import RELATIONS, Step, evaluate_location, evaluate_placement
 from roboref.envs.tasks.view import SceneView
 
 AREA = SceneConfig().placement_area
