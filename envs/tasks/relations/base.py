@@ -16,7 +16,6 @@ The class attributes say how the sampler may use a relation, so the engine never
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -146,13 +145,3 @@ class Relation:
 
     def __repr__(self) -> str:
         return f"<Relation {self.name} ({self.group})>"
-
-
-def forms(*templates: str) -> Callable[[Params, list[str]], list[str]]:
-    """A phrase function over format strings (for relations whose phrases depend on a mode)."""
-
-    def make(params: Params, refs: list[str]) -> list[str]:
-        names = dict(zip("abc", refs, strict=False))
-        return [f.format(**names, **params) for f in templates]
-
-    return make

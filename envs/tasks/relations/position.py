@@ -82,16 +82,26 @@ class Behind(_CameraSide):
 
 
 class Above(Relation):
-    """Above the anchor: today the same test as ``on_top_of`` (``+1`` if the anchor is the
-    candidate's support, else ``−1``, margin 0.5).
+    """World-above: the candidate is higher than the anchor and over it, touching or not.
 
-    Placement: the anchor's flat top (as ``on_top_of``)."""
+    ``score = min(z_bottom(o) − (z_bottom(a) + z_top(a)) / 2,  r_a + 0.03 − d(o, a))``, margin 5 mm:
+    the candidate's bottom is above the anchor's mid-height (an object resting on the anchor has
+    its bottom at the anchor's top, one standing on the table beside it at the anchor's bottom), and
+    its centre lies over the anchor's footprint grown by 3 cm. Unlike ``on_top_of`` it needs no
+    contact: an object held over the anchor, or resting on a third object stacked on it, is above
+    it too.
 
-    name, group, margin = "above", "position", 0.5
+    Placement: the anchor's flat top (as ``on_top_of``), the place where an object stays above it.
+    """
+
+    name, group, margin = "above", "position", 0.005
     forms = ("above {a}", "over {a}", "higher up than {a}, resting over it")
 
     def score(self, view: SceneView, o: ObjectFacts, anchors: Objs, params: Params) -> float:
-        return 1.0 if rests_on(o, anchors[0]) else -1.0
+        (a,) = anchors
+        higher = float(o.bottom[2] - 0.5 * (a.bottom[2] + a.top_z))
+        over = a.radius + 0.03 - float(np.linalg.norm(xy(o) - xy(a)))
+        return min(higher, over)
 
     def surface(self, view: SceneView, anchor: ObjectFacts, params: Params) -> np.ndarray:
         return top_surface(view, anchor, support_room(anchor))
@@ -100,7 +110,7 @@ class Above(Relation):
         return supports(a)
 
     def anchor_useful(self, view: SceneView, a: ObjectFacts) -> bool:
-        return carries_something(view, a)
+        return any(self.score(view, o, [a], {}) > self.margin for o in view.objects if o is not a)
 
 
 class Below(Relation):
