@@ -29,7 +29,7 @@ M = 0.03  # default ambiguity margin (m)
 class Relation:
     """One of the 31 relations. Subclasses override the hooks they support (see the module doc)."""
 
-    name: ClassVar[str] = ""
+    name: str = ""
     group: ClassVar[str] = ""
     #: Anchor counts the relation takes; the sampler draws one when there is a choice.
     anchor_choices: ClassVar[tuple[int, ...]] = (1,)
@@ -43,7 +43,7 @@ class Relation:
     #: Draw the parameters again once the anchors are picked (placement sampling).
     redraw_with_anchors: ClassVar[bool] = False
     #: The paraphrase forms over {a}, {b}, {c} (anchor references) and the params.
-    forms: ClassVar[tuple[str, ...]] = ()
+    forms: tuple[str, ...] = ()
 
     # --- hooks ---------------------------------------------------------------------------------
     def phrases(self, params: Params, refs: list[str]) -> list[str]:

@@ -35,16 +35,27 @@ def carries_something(view: SceneView, a: ObjectFacts) -> bool:
     return any(rests_on(o, a) for o in view.objects)
 
 
-class _CameraSide(Relation):
-    """``sign · (o_cam[axis] − a_cam[axis]) > 3 cm`` (margin 3 cm): the candidate's centre lies
-    on one side of the anchor's along a camera axis (0 = X, 2 = depth Z).
+class CameraSide(Relation):
+    """On one side of the anchor along a camera axis: ``sign · (o_cam[axis] − a_cam[axis]) > 3 cm``
+    (margin 3 cm), centres compared in camera coordinates:
+
+    ============  =======  =====  =============================
+    relation      axis     sign   meaning
+    ============  =======  =====  =============================
+    left_of       X (0)    −1     to the camera's left
+    right_of      X (0)    +1     to the camera's right
+    in_front_of   Z (2)    −1     nearer the camera
+    behind        Z (2)    +1     farther from the camera
+    ============  =======  =====  =============================
 
     Placement: table points beyond the anchor's edge by 2 cm on that side
     (``sign · (p_cam[axis] − a_cam[axis]) > r_a + 0.02``), within 15 cm of its line on the other
     camera axis and within 35 cm of it on the table."""
 
-    axis: int = 0
-    sign: int = 1
+    group = "position"
+
+    def __init__(self, name: str, axis: int, sign: int, forms: tuple[str, ...]):
+        self.name, self.axis, self.sign, self.forms = name, axis, sign, forms
 
     def score(self, view: SceneView, o: ObjectFacts, anchors: Objs, params: Params) -> float:
         return self.sign * (o.cam[self.axis] - anchors[0].cam[self.axis])
@@ -55,30 +66,6 @@ class _CameraSide(Relation):
         pc = view.table_cam
         off = self.sign * (pc[:, self.axis] - a.cam[self.axis])
         return (off > a.radius + 0.02) & (np.abs(pc[:, other] - a.cam[other]) < 0.15) & (point_dist(view, a) < 0.35)
-
-
-class LeftOf(_CameraSide):
-    __doc__ = "To the camera's left: ``axis = X, sign = −1``. " + _CameraSide.__doc__
-    name, group, axis, sign = "left_of", "position", 0, -1
-    forms = ("to the left of {a}", "left of {a}", "on the left side of {a}")
-
-
-class RightOf(_CameraSide):
-    __doc__ = "To the camera's right: ``axis = X, sign = +1``. " + _CameraSide.__doc__
-    name, group, axis, sign = "right_of", "position", 0, 1
-    forms = ("to the right of {a}", "right of {a}", "on the right side of {a}")
-
-
-class InFrontOf(_CameraSide):
-    __doc__ = "Nearer the camera: ``axis = Z, sign = −1``. " + _CameraSide.__doc__
-    name, group, axis, sign = "in_front_of", "position", 2, -1
-    forms = ("in front of {a}", "nearer to the camera than {a}", "before {a}, closer to the viewer")
-
-
-class Behind(_CameraSide):
-    __doc__ = "Farther from the camera: ``axis = Z, sign = +1``. " + _CameraSide.__doc__
-    name, group, axis, sign = "behind", "position", 2, 1
-    forms = ("behind {a}", "farther from the camera than {a}", "at the back of {a}")
 
 
 class Above(Relation):
@@ -277,10 +264,12 @@ class Between(Relation):
 
 
 POSITION: tuple[Relation, ...] = (
-    LeftOf(),
-    RightOf(),
-    InFrontOf(),
-    Behind(),
+    CameraSide("left_of", 0, -1, ("to the left of {a}", "left of {a}", "on the left side of {a}")),
+    CameraSide("right_of", 0, 1, ("to the right of {a}", "right of {a}", "on the right side of {a}")),
+    CameraSide(
+        "in_front_of", 2, -1, ("in front of {a}", "nearer to the camera than {a}", "before {a}, closer to the viewer")
+    ),
+    CameraSide("behind", 2, 1, ("behind {a}", "farther from the camera than {a}", "at the back of {a}")),
     Above(),
     Below(),
     AboveInImage(),
