@@ -23,6 +23,7 @@ import numpy as np
 from roboref.envs.tasks.view import ObjectFacts, SceneView
 
 Params = dict[str, Any]
+Objs = list[ObjectFacts]
 M = 0.03  # default ambiguity margin (m)
 
 

@@ -10,11 +10,9 @@ import math
 
 import numpy as np
 
-from roboref.envs.tasks.relations.base import Params, Relation
+from roboref.envs.tasks.relations.base import Objs, Params, Relation
 from roboref.envs.tasks.relations.geometry import cm, dist, point_dist, xy
 from roboref.envs.tasks.view import ObjectFacts, SceneView
-
-Objs = list[ObjectFacts]
 
 _DIR_WORDS = {
     "left": "to the left of",

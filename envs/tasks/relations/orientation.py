@@ -8,11 +8,9 @@ import math
 
 import numpy as np
 
-from roboref.envs.tasks.relations.base import Params, Relation
+from roboref.envs.tasks.relations.base import Objs, Params, Relation
 from roboref.envs.tasks.relations.geometry import cross2, rot, unit, xy
 from roboref.envs.tasks.view import ObjectFacts, SceneView
-
-Objs = list[ObjectFacts]
 
 
 class _OwnSide(Relation):

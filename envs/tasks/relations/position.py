@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from roboref.envs.tasks.relations.base import Params, Relation
+from roboref.envs.tasks.relations.base import Objs, Params, Relation
 from roboref.envs.tasks.relations.geometry import (
     container_room,
     cross2,
@@ -21,8 +21,6 @@ from roboref.envs.tasks.relations.geometry import (
     xy,
 )
 from roboref.envs.tasks.view import ObjectFacts, SceneView
-
-Objs = list[ObjectFacts]
 
 
 def rests_on(o: ObjectFacts, a: ObjectFacts) -> bool:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from roboref.envs.tasks.relations.base import Params, Relation
+from roboref.envs.tasks.relations.base import Objs, Params, Relation
 from roboref.envs.tasks.relations.geometry import unit, xy
 from roboref.envs.tasks.view import ObjectFacts, SceneView
-
-Objs = list[ObjectFacts]
 
 CORNERS = ("near-left", "near-right", "far-left", "far-right")
 EDGES = ("left", "right", "near", "far")

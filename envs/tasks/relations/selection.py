@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from roboref.envs.tasks.relations.base import Params, Relation
+from roboref.envs.tasks.relations.base import Objs, Params, Relation
 from roboref.envs.tasks.relations.geometry import dist, point_dist
 from roboref.envs.tasks.view import ObjectFacts, SceneView
-
-Objs = list[ObjectFacts]
 
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
