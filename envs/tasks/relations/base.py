@@ -37,7 +37,7 @@ class Relation:
     margin: ClassVar[float] = M
     #: The metric reasoning step it adds: distance | size | orientation | depth ("" none).
     metric: ClassVar[str] = ""
-    #: Can open a placement program on its own (table-level regions, no anchor needed).
+    #: Can open a placement program (regions of the table itself: corners, centre, free space).
     starter: ClassVar[bool] = False
     #: False for the identity region (``free_space``): it adds no constraint to a program.
     constrains: ClassVar[bool] = True
@@ -53,15 +53,20 @@ class Relation:
         return [f.format(**names, **params) for f in self.forms]
 
     def score(self, view: SceneView, o: ObjectFacts, anchors: list[ObjectFacts], params: Params) -> float:
+        """Filter: how far ``o`` is inside (> 0) or outside (< 0) the relation, in its units."""
         raise NotImplementedError
 
     def key(self, view: SceneView, o: ObjectFacts, anchors: list[ObjectFacts], params: Params) -> float:
+        """Selector: how much ``o`` is so (the largest wins)."""
         raise NotImplementedError
 
     def region(self, view: SceneView, anchors: list[ObjectFacts], params: Params) -> np.ndarray:
+        """Placement on the table: a bool over ``view.table_points`` (``params["_region"]`` is
+        the region so far)."""
         raise NotImplementedError
 
     def surface(self, view: SceneView, anchor: ObjectFacts, params: Params) -> np.ndarray:
+        """Placement on an object: an image mask of the anchor's pixels to place onto."""
         raise NotImplementedError
 
     def fit(
