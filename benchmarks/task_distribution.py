@@ -13,8 +13,7 @@ import numpy as np
 
 from roboref.envs.scene import SceneConfig
 from roboref.envs.sim import Sim
-from roboref.envs.tasks.engine import TaskConfig, sample_task
-from roboref.envs.tasks.relations import RELATIONS
+from roboref.envs.tasks import RELATIONS, TaskConfig, sample_task
 from roboref.envs.tasks.view import SceneView
 
 

@@ -38,8 +38,7 @@ from roboref.envs.pointing import (
 )
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig, with_poses
-from roboref.envs.tasks import AgentOutput, NoTaskError, ReferringTask
-from roboref.envs.tasks.engine import TaskConfig, sample_task
+from roboref.envs.tasks import AgentOutput, NoTaskError, ReferringTask, TaskConfig, sample_task
 from roboref.envs.tasks.view import SceneView
 from roboref.rewards.point import point_in_mask
 

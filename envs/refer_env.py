@@ -27,8 +27,14 @@ from roboref.envs.pointing import (
 )
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig
-from roboref.envs.tasks import NoTaskError, ReferringTask
-from roboref.envs.tasks.engine import UNSEEN_CATEGORIES, UNSEEN_COLORS, TaskConfig, sample_task
+from roboref.envs.tasks import (
+    UNSEEN_CATEGORIES,
+    UNSEEN_COLORS,
+    NoTaskError,
+    ReferringTask,
+    TaskConfig,
+    sample_task,
+)
 from roboref.envs.tasks.records import AgentOutput
 from roboref.envs.tasks.view import SceneView
 from roboref.rewards.compose import RewardConfig, compute_reward

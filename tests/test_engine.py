@@ -2,19 +2,24 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from roboref.envs.camera import SEG_TABLE, unproject
 from roboref.envs.scene import SceneConfig
 from roboref.envs.sim import Sim
-from roboref.envs.tasks.engine import (
+from roboref.envs.tasks import (
+    RELATIONS,
     UNSEEN_CATEGORIES,
     UNSEEN_COLORS,
     UNSEEN_RELATION_PAIRS,
+    NoTaskError,
     TaskConfig,
+    evaluate_location,
+    evaluate_placement,
     reevaluate,
     sample_task,
+    steps_from_spec,
 )
 from roboref.envs.tasks.reasoning import StepParseError, parse_step, parse_steps
 from roboref.envs.tasks.records import ReasoningStep, mask_to_rle, rle_to_mask
-from roboref.envs.tasks.relations import RELATIONS
 from roboref.envs.tasks.view import SceneView
 
 
@@ -48,8 +53,17 @@ def test_hundreds_of_samples_are_consistent(sim):
         assert 1 <= task.num_steps <= 5
         if task.kind == "location":
             assert np.array_equal(task.mask, view.seg == task.target + 1)
+        elif task.num_steps == 1 and RELATIONS[task.relations[0]].on_surface:
+            # one step onto an object's top (on_top_of, above, inside): that anchor's own pixels,
+            # at its top and over its footprint
+            a = view.objects[task.spec["steps"][0]["anchors"][0]]
+            assert np.all(view.seg[task.mask] == a.index + 1), task.program
+            rows, cols = np.nonzero(task.mask)
+            pts = unproject(np.column_stack([cols + 0.5, rows + 0.5]), view.depth[rows, cols], view.K, view.T)
+            assert np.all(pts[:, 2] >= a.top_z - 0.03), task.program
+            assert np.all(np.linalg.norm(pts[:, :2] - a.center[:2], axis=1) <= a.radius), task.program
         else:
-            assert np.all(np.isin(view.seg[task.mask], [254]) | (task.num_steps == 1))
+            assert np.all(view.seg[task.mask] == SEG_TABLE), task.program
         assert task.instruction[0].isupper() and task.instruction.strip()[-1] in ".?"
         lines, errors = parse_steps("\n".join(s.to_text() for s in task.steps))
         assert not errors and len(lines) == len(task.steps)
@@ -74,6 +88,56 @@ def test_every_relation_generates_tasks(sim, name):
         if made >= 2:
             break
     assert made >= 1, f"{name} never produced a task"
+
+
+def test_multi_step_programs_narrow_step_by_step(sim):
+    """3-5 step programs: every step keeps the answer and narrows what is left (location: the
+    candidates, down to the target alone, each anchor used once; placement: nested, non-empty
+    table regions), and every anchor is named in the reasoning trace."""
+    cfg = TaskConfig(num_steps=(3, 5))
+    kinds, lengths = set(), set()
+    for seed in range(30):
+        rng, view = _view(sim, seed)
+        task = sample_task(rng, view, cfg)
+        assert task is not None, seed
+        assert 3 <= task.num_steps <= 5
+        steps = steps_from_spec(task.spec)
+        assert tuple(s.relation for s in steps) == task.relations
+        anchors = [i for s in steps for i in s.anchors]
+        named = {s.subject for s in task.steps if s.kind == "Position"}
+        assert {view.objects[i].name for i in anchors} <= named
+        if task.kind == "location":
+            assert len(steps) == task.num_steps - 1
+            assert len(anchors) == len(set(anchors)) and task.target not in anchors  # each used once
+            spec = task.spec
+            left = [evaluate_location(view, spec["category"], spec["color"], steps[:k]) for k in range(len(steps) + 1)]
+            assert all(task.target in c for c in left), (task.program, left)
+            for before, after in zip(left, left[1:], strict=False):
+                assert len(after) < len(before) or len(before) == 1, (task.program, left)
+            assert left[-1] == [task.target]
+        else:
+            assert len(steps) == task.num_steps
+            masks = [
+                evaluate_placement(view, steps[:k], task.spec["clearance"], task.held) for k in range(1, len(steps) + 1)
+            ]
+            for st, before, after in zip(steps[1:], masks, masks[1:], strict=False):
+                assert not np.any(after & ~before), task.program  # each step keeps a part of the last
+                if RELATIONS[st.relation].constrains:
+                    assert after.sum() <= 0.85 * before.sum(), task.program  # ... a smaller part
+            assert all(m.sum() >= 30 for m in masks) and np.array_equal(masks[-1], task.mask)
+            assert np.all(view.seg[task.mask] == SEG_TABLE)
+        kinds.add(task.kind)
+        lengths.add(task.num_steps)
+    assert kinds == {"location", "placement"} and lengths == {3, 4, 5}
+
+
+def test_free_space_alone_cannot_make_longer_programs():
+    """``free_space`` is the identity region: a 2-step program of it alone does not exist, which
+    the env reports as no task (it used to crash drawing from an empty relation pool)."""
+    env = gym.make("roboref/Refer-UR5e-v0", relations=("free_space",), kinds=("placement",), num_steps=(2, 2))
+    with pytest.raises(NoTaskError):
+        env.reset(seed=0)
+    env.close()
 
 
 def test_same_seed_same_task(sim):
