@@ -11,6 +11,7 @@ and the field: the data set is broken, and scoring it 0 would train on noise.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -92,16 +93,7 @@ def reward_function(term: str, cfg: RewardConfig | None = None):
     """One TRL reward function for one term of the composer (``format``, ``point``, ``process``,
     ``step_format``), named ``roboref_<term>`` so TRL logs it under that name."""
     cfg = cfg or RewardConfig()
-    only = RewardConfig(
-        weights={term: 1.0},
-        strict_format=cfg.strict_format,
-        point_mode=cfg.point_mode,
-        point_tol_px=cfg.point_tol_px,
-        point_aggregate=cfg.point_aggregate,
-        outside_max=cfg.outside_max,
-        sigma=cfg.sigma,
-        process=cfg.process,
-    )
+    only = replace(cfg, weights={term: 1.0})
 
     def fn(prompts=None, completions=None, **kwargs) -> list[float]:
         completions = list(completions or [])
