@@ -260,7 +260,7 @@ def test_ambiguity_is_rejected(sim):
     assert loc(v, "block", step("left_of", [0])) == []
 
 
-def test_above_is_world_above_and_on_top_of_is_resting_on(sim):
+def test_above_and_below_are_world_relations_and_on_top_of_is_resting_on(sim):
     """``on_top_of`` needs contact (the anchor supports the object); ``above`` (world) only needs
     the object higher than the anchor and over it: raised in the air, or on a third object that
     is stacked on the anchor. Beside the anchor on the table is neither."""
@@ -288,6 +288,13 @@ def test_above_is_world_above_and_on_top_of_is_resting_on(sim):
     assert loc(tower, "block", step("above", [0])) == [2]  # ... which is on the book: it is above it
     assert loc(tower, "block", step("on_top_of", [1])) == [2]
     assert loc(tower, "box", step("above", [0])) == [1]
+    # below (world) is the converse of above, not of on_top_of: the book is below the green block
+    # (two levels down), and below the raised blue block that touches nothing
+    assert loc(tower, "book", step("below", [2])) == [0]
+    assert loc(tower, "box", step("below", [2])) == [1]
+    assert loc(tower, "book", step("below", [3])) == []  # the yellow block stands beside it
+    assert loc(v, "book", step("below", [2])) == [0]
+    assert loc(v, "book", step("below", [3])) == []
 
 
 # One constructed scene per family; the camera looks along world -x (camera-left = world -y).

@@ -99,14 +99,25 @@ class Above(Relation):
 
 
 class Below(Relation):
-    """The anchor rests on the candidate: ``+1`` if ``a`` stands on ``o`` (its support), else ``−1``
-    (margin 0.5, so the answer is never ambiguous)."""
+    """World-below, the converse of ``above``: the anchor is higher than the candidate and over it.
 
-    name, group, margin = "below", "position", 0.5
+    ``score = min(z_bottom(a) − (z_bottom(o) + z_top(o)) / 2,  r_o + 0.03 − d(o, a))``, margin 5 mm:
+    the anchor's bottom is above the candidate's mid-height and the anchor's centre lies over the
+    candidate's footprint grown by 3 cm. An object the anchor rests on is below it, and so is one
+    further down a stack, or under an anchor held in the air; one beside it on the table is not.
+    """
+
+    name, group, margin = "below", "position", 0.005
     forms = ("below {a}", "under {a}", "underneath {a}")
 
     def score(self, view: SceneView, o: ObjectFacts, anchors: Objs, params: Params) -> float:
-        return 1.0 if rests_on(anchors[0], o) else -1.0
+        (a,) = anchors
+        lower = float(a.bottom[2] - 0.5 * (o.bottom[2] + o.top_z))
+        under = o.radius + 0.03 - float(np.linalg.norm(xy(o) - xy(a)))
+        return min(lower, under)
+
+    def anchor_useful(self, view: SceneView, a: ObjectFacts) -> bool:
+        return any(self.score(view, o, [a], {}) > self.margin for o in view.objects if o is not a)
 
 
 class _ImageVertical(Relation):
