@@ -1,14 +1,17 @@
-"""Episodes per second of the evaluation harness: pointing only (``roboref eval``) and with the
-UR5e controller executing each point (``roboref coeval``), with 1 and 2 local workers.
+"""Episodes per second of the evaluation harness: pointing only (``roboref eval``, the default
+suite: 4 segments x 2 robots, so ``--episodes 50`` is 400 episodes) and with the UR5e controller
+executing each point (``roboref coeval``), with 1 and 2 local workers, and 2 workers' speed-up.
 
-Run: ``python benchmarks/eval_speed.py [--episodes 40]``. Each run starts fresh in a temp folder
-(workers spawn, compile their env and warm up inside the measured time, as a user's run does).
+Run: ``python benchmarks/eval_speed.py [--episodes 50] [--agents random refpoint]``. Each run starts
+fresh in a temp folder (workers spawn, compile their envs, load the agent and warm up inside the
+measured time, as a user's run does). Needs both cores to itself to show the speed-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,26 +28,30 @@ def timed(args: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=40, help="pointing episodes per segment")
-    parser.add_argument("--executions", type=int, default=6, help="coeval episodes per kind")
+    parser.add_argument("--episodes", type=int, default=50, help="pointing episodes per segment and robot")
+    parser.add_argument("--agents", nargs="+", default=["random", "refpoint"], help="agents of the pointing rows")
+    parser.add_argument("--executions", type=int, default=6, help="coeval episodes per kind (0: none)")
     args = parser.parse_args()
     rows = []
-    for workers in (1, 2):
+    for agent in args.agents:
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as d:
+                n = 8 * args.episodes  # the default suite: 4 segments x 2 robots
+                s = timed(
+                    [
+                        "eval",
+                        f"agent={agent}",
+                        "suite=default",
+                        f"episodes={args.episodes}",
+                        "chunk=10",
+                        f"workers={workers}",
+                        "plots=false",
+                        f"out={Path(d) / 'e'}",
+                    ]
+                )
+                rows.append((f"pointing only ({agent} agent), {workers} worker(s)", n, s))
+    for workers in (1, 2) if args.executions else ():
         with tempfile.TemporaryDirectory() as d:
-            n = 2 * args.episodes  # the smoke suite: location + placement
-            s = timed(
-                [
-                    "eval",
-                    "agent=random",
-                    "suite=smoke",
-                    f"episodes={args.episodes}",
-                    "chunk=10",
-                    f"workers={workers}",
-                    "plots=false",
-                    f"out={Path(d) / 'e'}",
-                ]
-            )
-            rows.append((f"pointing only (random agent), {workers} worker(s)", n, s))
             m = timed(
                 [
                     "coeval",
@@ -61,9 +68,12 @@ def main() -> None:
             ok = json.loads((Path(d) / "c" / "coeval.json").read_text())["ur5e"]
             rate = sum(ok[kind]["oracle"]["controller"]["rate"] for kind in ok) / len(ok)
             rows.append((f"with execution (oracle + UR5e controller, success {rate:.0%}), {workers} worker(s)", k, m))
-    print("| run | episodes | seconds | episodes/s |\n|---|---:|---:|---:|")
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| run | episodes | seconds | episodes/s | vs 1 worker |\n|---|---:|---:|---:|---:|")
+    one = 0.0
     for name, n, s in rows:
-        print(f"| {name} | {n} | {s:.1f} | {n / s:.2f} |")
+        one = n / s if "1 worker" in name else one
+        print(f"| {name} | {n} | {s:.1f} | {n / s:.2f} | {n / s / one:.2f}x |")
 
 
 if __name__ == "__main__":

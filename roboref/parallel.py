@@ -14,6 +14,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -27,16 +28,30 @@ RAY_MAX_TEMP_DIR = 44
 #: This pool process's state, made once by ``init_worker`` (pool processes only).
 _STATE: Any = None
 
+#: Thread-pool sizes read by the libraries a worker loads: OpenMP (torch), MKL, OpenBLAS (numpy)
+#: and Mesa's llvmpipe (software GL). Each defaults to one thread per core *in every process*.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
 
-def init_worker(
-    parent: int, gl_threads: int, make_state: Callable[[], Any] | None = None, every_s: float = 0.5
-) -> None:
-    """Pool initializer. Shares the cores out among the workers' software GL renderers (Mesa
-    llvmpipe otherwise starts a thread per core in every worker), makes this worker's state (closed
-    when the process exits), and ends this worker when the process that spawned it dies (e.g.
-    SIGKILL) instead of idling as an orphan holding a GL context."""
+
+def share_cores(threads: int) -> None:
+    """Give this worker process ``threads`` threads in every thread pool, so that N workers use
+    the cores once instead of N times. Two workers on two cores, each with torch's default two
+    OpenMP threads, made RefPoint's eval 4x costlier per episode in CPU time (the threads' spin
+    waits), so two workers ran at half the speed of one. Variables the user set are kept."""
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, str(threads))
+    if "torch" in sys.modules:  # loaded before this ran: its pool size is fixed, set it directly
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def init_worker(parent: int, threads: int, make_state: Callable[[], Any] | None = None, every_s: float = 0.5) -> None:
+    """Pool initializer. Shares the cores out among the workers' thread pools (``share_cores``:
+    torch's OpenMP, BLAS and Mesa's llvmpipe otherwise start a thread per core in every worker),
+    makes this worker's state (closed when the process exits), and ends this worker when the
+    process that spawned it dies (e.g. SIGKILL) instead of idling as an orphan holding a GL
+    context."""
     global _STATE
-    os.environ.setdefault("LP_NUM_THREADS", str(gl_threads))
+    share_cores(threads)
     if make_state is not None:
         _STATE = make_state()
         atexit.register(close_state, _STATE)
@@ -57,7 +72,14 @@ def close_state(state: Any) -> None:
 
 
 def _with_state(fn: Callable, item: Any) -> Any:
-    return fn(item, _STATE)
+    try:
+        return fn(item, _STATE)
+    finally:
+        # atexit runs last-registered first: keep closing the state ahead of the handlers the
+        # item's libraries registered (mujoco's EGL terminates its display in one; closing a
+        # renderer after it fails with EGL_BAD_DISPLAY)
+        atexit.unregister(close_state)
+        atexit.register(close_state, _STATE)
 
 
 def map_inline(fn: Callable, items: Iterable, make_state: Callable[[], Any] | None = None) -> Iterator[Any]:
@@ -107,6 +129,7 @@ class _RayWorker:
     """A Ray actor holding one worker's state; it runs the items it is given."""
 
     def __init__(self, make_state: Callable[[], Any] | None) -> None:
+        share_cores(1)  # the actor holds one CPU (Ray sets OMP_NUM_THREADS, not the others)
         self.state = make_state() if make_state is not None else None
 
     def run(self, fn: Callable, item: Any) -> Any:
