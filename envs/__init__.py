@@ -7,7 +7,8 @@ and ``roboref/PickPlace-UR5e-v0`` and ``roboref/PickPlace-G1-v0`` (points execut
 
 import roboref  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 from roboref.envs.registry import ROBOTS, TASKS, env_id, register_envs
+from roboref.envs.vector import make_vec
 
 register_envs()
 
-__all__ = ["ROBOTS", "TASKS", "env_id", "register_envs"]
+__all__ = ["ROBOTS", "TASKS", "env_id", "make_vec", "register_envs"]

@@ -31,4 +31,9 @@ def register_envs() -> None:
     for task, (_, entry_point) in TASKS.items():
         for robot in ROBOTS:
             if env_id(task, robot) not in gym.registry:
-                gym.register(id=env_id(task, robot), entry_point=entry_point, kwargs={"robot": robot})
+                gym.register(
+                    id=env_id(task, robot),
+                    entry_point=entry_point,
+                    vector_entry_point=f"roboref.envs.vector:{task}_vector_env",
+                    kwargs={"robot": robot},
+                )
