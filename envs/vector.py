@@ -47,13 +47,20 @@ def child_threads(num_processes: int) -> Iterator[None]:
             os.environ.pop(var, None)
 
 
-def make_vec(env_id: str, num_envs: int, vectorization_mode: str = "async", **kwargs: Any) -> gym.vector.VectorEnv:
+def make_vec(
+    env_id: str,
+    num_envs: int,
+    vectorization_mode: str = "async",
+    vector_kwargs: dict | None = None,
+    **kwargs: Any,
+) -> gym.vector.VectorEnv:
     """``num_envs`` copies of ``gymnasium.make(env_id, **kwargs)`` as one vector env (see the
-    module docstring for why async spawns and shares the cores out)."""
+    module docstring for why async spawns and shares the cores out). ``vector_kwargs`` go to the
+    vector env's class (e.g. ``autoreset_mode``) and override these settings."""
     import roboref.envs  # noqa: F401  (registers the ids)
 
     if vectorization_mode == "sync":
-        return gym.make_vec(env_id, num_envs, vectorization_mode="sync", **kwargs)
+        return gym.make_vec(env_id, num_envs, vectorization_mode="sync", vector_kwargs=vector_kwargs, **kwargs)
     if vectorization_mode != "async":
         raise ValueError(f"vectorization_mode must be 'async' or 'sync', got {vectorization_mode!r}")
     with child_threads(num_envs):
@@ -61,7 +68,7 @@ def make_vec(env_id: str, num_envs: int, vectorization_mode: str = "async", **kw
             env_id,
             num_envs,
             vectorization_mode="async",
-            vector_kwargs={"context": "spawn", "shared_memory": False},
+            vector_kwargs={"context": "spawn", "shared_memory": False, **(vector_kwargs or {})},
             **kwargs,
         )
 
