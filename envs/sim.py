@@ -14,7 +14,7 @@ import numpy as np
 from roboref.envs.camera import Frame, Renderer, camera_pose
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig, SceneSpec, sample_scene, with_poses
-from roboref.envs.world import World
+from roboref.envs.world import ROBOT_MESH_GROUP, World
 
 #: Settling tolerances: an object that slid, sank or tipped more than this was unstable.
 MAX_SLIDE = 0.02  # m
@@ -133,7 +133,9 @@ class Sim:
     @property
     def renderer(self) -> Renderer:
         if self._renderer is None:
-            self._renderer = Renderer(self.model, self.world.geom_labels, quality=self.quality)
+            self._renderer = Renderer(
+                self.model, self.world.geom_labels, quality=self.quality, split_group=ROBOT_MESH_GROUP
+            )
         return self._renderer
 
     def render(
