@@ -310,14 +310,6 @@ class _SplitSeg:
         self.scene = mujoco.MjvScene(model, maxgeom=maxgeom)
         self.label_lut = np.zeros(1 << 16, np.uint8)
         self.geom_lut = np.full(1 << 16, -1, np.int32)
-        shown = np.asarray(opt.geomgroup, bool)[np.clip(model.geom_group, 0, 5)]
-        shown[heavy] = True
-        alpha = model.geom_rgba[:, 3].copy()
-        if model.nmat:
-            mat_alpha = model.mat_rgba[np.maximum(model.geom_matid, 0), 3]
-            alpha = np.where(model.geom_matid >= 0, np.minimum(alpha, mat_alpha), alpha)
-        self.transparent = bool((alpha[shown] < 0.995).any())  # mjr_render draws those without depth
-        self.planes = np.flatnonzero(shown & (model.geom_type == mujoco.mjtGeom.mjGEOM_PLANE))
 
     @classmethod
     def make(cls, model, labels, group, main_opt, maxgeom) -> _SplitSeg | None:
@@ -337,11 +329,21 @@ class _SplitSeg:
         return cls(model, labels, heavy, early, opt, maxgeom)
 
     def applies(self, data: mujoco.MjData, cam_id: int) -> bool:
-        """No transparency and no plane seen from behind (mjr_render draws those without depth)."""
-        if self.transparent:
+        """No transparency and no plane seen from behind (mjr_render draws those without depth).
+        Checked at each render: resets and randomization rewrite colours and groups."""
+        m = self.model
+        shown = self.opt_groups[np.clip(m.geom_group, 0, 5)]
+        shown[self.heavy] = True
+        alpha = m.geom_rgba[shown, 3]
+        if (alpha < 0.995).any():
             return False
-        normals = data.geom_xmat[self.planes].reshape(-1, 3, 3)[:, :, 2]
-        return not (np.einsum("ni,ni->n", data.cam_xpos[cam_id] - data.geom_xpos[self.planes], normals) < 0).any()
+        if m.nmat:
+            matid = m.geom_matid[shown]
+            if (m.mat_rgba[matid[matid >= 0], 3] < 0.995).any():
+                return False
+        planes = np.flatnonzero(shown & (m.geom_type == mujoco.mjtGeom.mjGEOM_PLANE))
+        normals = data.geom_xmat[planes].reshape(-1, 3, 3)[:, :, 2]
+        return not (np.einsum("ni,ni->n", data.cam_xpos[cam_id] - data.geom_xpos[planes], normals) < 0).any()
 
     def _boxes(self, data: mujoco.MjData, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World axis-aligned boxes ``(lo, hi)`` of geoms' local bounding boxes."""
