@@ -7,12 +7,13 @@ Prints a Markdown table; copy it into benchmarks/README.md with the machine it r
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 
 import gymnasium as gym
 import mujoco
 import numpy as np
-from _timing import rate
+from _timing import rate, rates_interleaved
 
 import roboref.envs  # noqa: F401
 from roboref.envs.scene import SceneConfig
@@ -25,22 +26,43 @@ def bench_robot(robot: str, n_objects: int, seconds: float) -> dict[str, float]:
     sim.reset_scene(np.random.default_rng(0), cfg)
     row: dict[str, float] = {}
     row["physics steps/s"] = 100 * rate(lambda: mujoco.mj_step(sim.model, sim.data, 100), seconds)
-    row["RGB 224² fps"] = rate(lambda: sim.render("agent", depth=False, size=(224, 224)), seconds)
-    row["RGB-D+seg 224² fps"] = rate(lambda: sim.render("agent", depth=True, seg=True, size=(224, 224)), seconds)
+    renderer = sim.renderer
+
+    def rgbd_seg(mode: str):
+        def fn():
+            renderer.seg_mode = mode
+            sim.render("agent", depth=True, seg=True, size=(224, 224))
+
+        return fn
+
+    # timed in turns, so that the ratios hold on a shared machine
+    fps = rates_interleaved(
+        {
+            "RGB 224² fps": lambda: sim.render("agent", depth=False, size=(224, 224)),
+            "RGB-D+seg 224² fps": rgbd_seg("split"),
+            "RGB-D+seg 224² fps, two-pass seg (before)": rgbd_seg("two_pass"),
+        },
+        3 * seconds,
+    )
+    renderer.seg_mode = "split"
+    row.update(fps)
+    row["RGB-D+seg / RGB (target ≥ 0.85)"] = fps["RGB-D+seg 224² fps"] / fps["RGB 224² fps"]
     row["RGB 640×480 fps"] = rate(lambda: sim.render("agent", depth=False, size=(640, 480)), seconds)
     row["reset (new scene)/s"] = rate(lambda: sim.reset_scene(np.random.default_rng(1), cfg), seconds)
     sim.close()
 
-    env = gym.make(f"roboref/Refer-{'UR5e' if robot == 'ur5e' else 'G1'}-v0", num_objects=(n_objects, n_objects))
-    env.reset(seed=0)
-    seeds = iter(range(1, 10**9))
+    env_id = f"roboref/Refer-{'UR5e' if robot == 'ur5e' else 'G1'}-v0"
+    for label, kwargs in (("", {}), (", settle_rest_speed=0.005", {"settle_rest_speed": 0.005})):
+        env = gym.make(env_id, num_objects=(n_objects, n_objects), **kwargs)
+        env.reset(seed=0)
+        seeds = iter(range(1, 10**9))
 
-    def episode():
-        env.reset(seed=next(seeds))
-        env.step(env.action_space.sample())
+        def episode(env=env, seeds=seeds):
+            env.reset(seed=next(seeds))
+            env.step(env.action_space.sample())
 
-    row["env steps/s (reset+step)"] = rate(episode, seconds)
-    env.close()
+        row[f"env steps/s (reset+step){label}"] = rate(episode, seconds)
+        env.close()
     return row
 
 
@@ -52,15 +74,21 @@ def main() -> None:
     args = parser.parse_args()
     rows = {r: bench_robot(r, args.objects, args.seconds) for r in args.robots}
     metrics = list(next(iter(rows.values())))
+    load = os.getloadavg()
     print(
-        f"machine: {platform.processor() or platform.machine()}, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, mujoco {mujoco.__version__}, "
         f"{args.objects} objects"
     )
     print("| metric | " + " | ".join(rows) + " |")
     print("|---|" + "---:|" * len(rows))
     for m in metrics:
-        print(f"| {m} | " + " | ".join(f"{rows[r][m]:,.0f}" for r in rows) + " |")
+        print(
+            f"| {m} | "
+            + " | ".join(f"{rows[r][m]:,.2f}" if rows[r][m] < 10 else f"{rows[r][m]:,.0f}" for r in rows)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from roboref.envs.camera import project
+from roboref.envs.camera import Frame, project
 from roboref.envs.control import Action, ExecutionResult, make_controller
 from roboref.envs.pointing import (
     action_space,
@@ -183,10 +183,9 @@ class PickPlaceEnv(gym.Env):
         cfg = self.config
         if self._phase == "pick" and cfg.mode == "pick_place" and result.holding:
             self._picked = result.target_object
-            place = self._place_task(self._picked)
-            if place is not None:
-                self._phase, self.task = "place", place
-                self.frame = self.sim.render(cfg.camera, seg=True)
+            place, frame = self._place_task(self._picked)
+            if place is not None:  # the scene is as _place_task rendered it: keep that frame
+                self._phase, self.task, self.frame = "place", place, frame
                 return False, False
         held = self.controller.bind(self.sim).held
         if held >= 0:  # put a picked object back before the next task
@@ -219,16 +218,16 @@ class PickPlaceEnv(gym.Env):
         """ "Pick up the mug behind the red bowl.": a location program of the task engine."""
         return sample_task(self.np_random, self._view(self.frame), self._task_config("location"), style="pick")
 
-    def _place_task(self, held: int) -> ReferringTask | None:
+    def _place_task(self, held: int) -> tuple[ReferringTask | None, Frame]:
         """ "Put the red block left of the blue can.": a placement program of the task engine for the
-        held object, on the scene as it is now (the object in the hand)."""
+        held object, on the scene as it is now (the object in the hand); and the frame it saw."""
         frame = self.sim.render(self.config.camera, seg=True)
         # the held object is up in the hand: its scene pose is stale, so take it from physics
         self.sim.scene = with_poses(
             self.sim.scene,
             [self.sim.world.object_pose(self.sim.data, k) for k in range(len(self.sim.scene.objects))],
         )
-        return sample_task(self.np_random, self._view(frame), self._task_config("placement"), held=held)
+        return sample_task(self.np_random, self._view(frame), self._task_config("placement"), held=held), frame
 
     def _put_back(self, slot: int) -> ExecutionResult:
         """Place a held object back at its scene position (keeps multi-task episodes going)."""

@@ -62,6 +62,7 @@ class ReferEnvConfig:
     tasks_per_episode: int = 1
     physics_steps_per_action: int = 10
     settle_time: float = 0.3
+    settle_rest_speed: float = 0.0  # > 0: faster resets, other settled poses (SceneConfig)
     quality: bool = False
     max_faces: int = DEFAULT_MAX_FACES
     render_mode: str | None = None
@@ -100,6 +101,7 @@ class ReferEnvConfig:
             stack_prob=self.stack_prob,
             cameras=cameras(self.camera, self.image_size),
             settle_time=self.settle_time,
+            settle_rest_speed=self.settle_rest_speed,
         )
 
 

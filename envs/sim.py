@@ -14,7 +14,7 @@ import numpy as np
 from roboref.envs.camera import Frame, Renderer, camera_pose
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig, SceneSpec, sample_scene, with_poses
-from roboref.envs.world import World
+from roboref.envs.world import ROBOT_MESH_GROUP, World
 
 #: Settling tolerances: an object that slid, sank or tipped more than this was unstable.
 MAX_SLIDE = 0.02  # m
@@ -65,7 +65,7 @@ class Sim:
         for _ in range(cfg.max_attempts):
             spec = sample_scene(rng, cfg, seed=seed)
             self.set_scene(spec)
-            report = self.settle(cfg.settle_time)
+            report = self.settle(cfg.settle_time, cfg.settle_rest_speed)
             if report.ok:
                 poses = [self.world.object_pose(self.data, k) for k in range(len(spec.objects))]
                 self.scene = with_poses(spec, poses)
@@ -73,12 +73,13 @@ class Sim:
             reasons.append(report.reason)
         raise RuntimeError(f"no stable scene in {cfg.max_attempts} attempts: {reasons[-3:]}")
 
-    def settle(self, duration: float) -> SettleReport:
-        """Let the placed objects come to rest and check none slid, sank, tipped or kept moving."""
+    def settle(self, duration: float, rest_speed: float = 0.0) -> SettleReport:
+        """Let the placed objects come to rest and check none slid, sank, tipped or kept moving.
+        ``rest_speed > 0`` stops early once all objects are slower (see ``SceneConfig``)."""
         assert self.scene is not None
         n_steps = max(1, int(round(duration / self.model.opt.timestep)))
         start = [self.world.object_pose(self.data, k) for k in range(len(self.scene.objects))]
-        reason = self.step(n_steps)
+        reason = self.step(n_steps) if rest_speed <= 0 else self._settle_until_rest(n_steps, rest_speed)
         if reason:
             return SettleReport(False, reason)
         for k, (p0, _q0) in enumerate(start):
@@ -95,6 +96,22 @@ class Sim:
             if np.linalg.norm(self.data.qvel[dadr : dadr + 3]) > MAX_SPEED:
                 return SettleReport(False, f"{name} still moving")
         return SettleReport(True)
+
+    def _settle_until_rest(self, n_steps: int, rest_speed: float, chunk: int = 10) -> str:
+        dadr = self.world.slot_dadr[: len(self.scene.objects)]
+        lin = (dadr[:, None] + np.arange(3)).ravel()
+        ang = lin + 3
+        done = 0
+        while done < n_steps:
+            n = min(chunk, n_steps - done)
+            reason = self.step(n)
+            done += n
+            if reason:
+                return reason
+            v = self.data.qvel
+            if (np.abs(v[lin]).max() < rest_speed / 2) and (np.abs(v[ang]).max() < 5 * rest_speed):
+                return ""
+        return ""
 
     # --- physics ----------------------------------------------------------------------------
     def step(self, n: int = 1) -> str:
@@ -133,7 +150,9 @@ class Sim:
     @property
     def renderer(self) -> Renderer:
         if self._renderer is None:
-            self._renderer = Renderer(self.model, self.world.geom_labels, quality=self.quality)
+            self._renderer = Renderer(
+                self.model, self.world.geom_labels, quality=self.quality, split_group=ROBOT_MESH_GROUP
+            )
         return self._renderer
 
     def render(

@@ -21,6 +21,10 @@ from roboref.envs.scene import TABLE_HEIGHT, ObjectSpec, SceneSpec
 ROBOT_PREFIX = "robot/"
 HIDDEN_GROUP = 5
 VISIBLE_GROUP = 2
+#: The robot's visual geoms (its meshes are most of a frame's triangles): shown like
+#: ``VISIBLE_GROUP``, kept apart so that the renderer can draw everything else alone for a cheap
+#: segmentation pass (``camera.Renderer``).
+ROBOT_MESH_GROUP = 1
 
 _GEOM_TYPES = {
     "box": mujoco.mjtGeom.mjGEOM_BOX,
@@ -236,6 +240,7 @@ class World:
         for k in range(n_slots):
             labels[self.slot_geoms[k]] = k + 1
         self.geom_labels = labels
+        m.geom_group[self.robot_geoms[m.geom_group[self.robot_geoms] == VISIBLE_GROUP]] = ROBOT_MESH_GROUP
         key = m.key(f"{ROBOT_PREFIX}home")
         robot_joints = [j for j in range(m.njnt) if m.joint(j).name.startswith(ROBOT_PREFIX)]
         self.robot_qadr = np.array([m.jnt_qposadr[j] for j in robot_joints], int)
