@@ -66,27 +66,40 @@ class CameraSide(Relation):
         return (off > a.radius + 0.02) & (np.abs(pc[:, other] - a.cam[other]) < 0.15) & (point_dist(view, a) < 0.35)
 
 
-class Above(Relation):
-    """World-above: the candidate is higher than the anchor and over it, touching or not.
+def over(upper: ObjectFacts, lower: ObjectFacts) -> float:
+    """How far ``upper`` is over ``lower`` in the world (> 0: it is), the score of ``above`` and,
+    with the roles swapped, of ``below``:
+    ``min(z_bottom(upper) − (z_bottom(lower) + z_top(lower)) / 2,  r_lower + 0.03 − d_xy(upper, lower))``.
+    The bottom of ``upper`` is above the mid-height of ``lower`` (an object resting on another has
+    its bottom at the other's top, one standing beside it on the table at its bottom), and its
+    centre lies over the footprint of ``lower`` grown by 3 cm. No contact is needed."""
+    higher = float(upper.bottom[2] - 0.5 * (lower.bottom[2] + lower.top_z))
+    over_footprint = lower.radius + 0.03 - float(np.linalg.norm(xy(upper) - xy(lower)))
+    return min(higher, over_footprint)
 
-    ``score = min(z_bottom(o) − (z_bottom(a) + z_top(a)) / 2,  r_a + 0.03 − d(o, a))``, margin 5 mm:
-    the candidate's bottom is above the anchor's mid-height (an object resting on the anchor has
-    its bottom at the anchor's top, one standing on the table beside it at the anchor's bottom), and
-    its centre lies over the anchor's footprint grown by 3 cm. Unlike ``on_top_of`` it needs no
-    contact: an object held over the anchor, or resting on a third object stacked on it, is above
-    it too.
+
+class _WorldVertical(Relation):
+    """World height with no contact needed (margin 5 mm); an anchor is worth naming when some
+    object is decisively over or under it."""
+
+    group, margin = "position", 0.005
+
+    def anchor_useful(self, view: SceneView, a: ObjectFacts) -> bool:
+        return any(self.score(view, o, [a], {}) > self.margin for o in view.objects if o is not a)
+
+
+class Above(_WorldVertical):
+    """World-above: ``score = over(o, a)``. Unlike ``on_top_of`` it needs no contact: an object
+    held over the anchor, or resting on a third object stacked on it, is above it too.
 
     Placement: the anchor's flat top (as ``on_top_of``), the place where an object stays above it.
     """
 
-    name, group, margin = "above", "position", 0.005
+    name = "above"
     forms = ("above {a}", "over {a}", "higher up than {a}, resting over it")
 
     def score(self, view: SceneView, o: ObjectFacts, anchors: Objs, params: Params) -> float:
-        (a,) = anchors
-        higher = float(o.bottom[2] - 0.5 * (a.bottom[2] + a.top_z))
-        over = a.radius + 0.03 - float(np.linalg.norm(xy(o) - xy(a)))
-        return min(higher, over)
+        return over(o, anchors[0])
 
     def surface(self, view: SceneView, anchor: ObjectFacts, params: Params) -> np.ndarray:
         return top_surface(view, anchor, support_room(anchor))
@@ -94,30 +107,17 @@ class Above(Relation):
     def anchor_ok(self, a: ObjectFacts) -> bool:
         return supports(a)
 
-    def anchor_useful(self, view: SceneView, a: ObjectFacts) -> bool:
-        return any(self.score(view, o, [a], {}) > self.margin for o in view.objects if o is not a)
 
+class Below(_WorldVertical):
+    """World-below, the converse of ``above``: ``score = over(a, o)``. An object the anchor rests
+    on is below it, and so is one further down a stack, or under an anchor held in the air; one
+    beside it on the table is not."""
 
-class Below(Relation):
-    """World-below, the converse of ``above``: the anchor is higher than the candidate and over it.
-
-    ``score = min(z_bottom(a) − (z_bottom(o) + z_top(o)) / 2,  r_o + 0.03 − d(o, a))``, margin 5 mm:
-    the anchor's bottom is above the candidate's mid-height and the anchor's centre lies over the
-    candidate's footprint grown by 3 cm. An object the anchor rests on is below it, and so is one
-    further down a stack, or under an anchor held in the air; one beside it on the table is not.
-    """
-
-    name, group, margin = "below", "position", 0.005
+    name = "below"
     forms = ("below {a}", "under {a}", "underneath {a}")
 
     def score(self, view: SceneView, o: ObjectFacts, anchors: Objs, params: Params) -> float:
-        (a,) = anchors
-        lower = float(a.bottom[2] - 0.5 * (o.bottom[2] + o.top_z))
-        under = o.radius + 0.03 - float(np.linalg.norm(xy(o) - xy(a)))
-        return min(lower, under)
-
-    def anchor_useful(self, view: SceneView, a: ObjectFacts) -> bool:
-        return any(self.score(view, o, [a], {}) > self.margin for o in view.objects if o is not a)
+        return over(anchors[0], o)
 
 
 class _ImageVertical(Relation):
