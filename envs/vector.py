@@ -29,16 +29,15 @@ from typing import Any
 
 import gymnasium as gym
 
-#: Thread-pool sizes of the libraries an env process loads (llvmpipe, OpenMP, MKL, OpenBLAS).
-THREAD_VARS = ("LP_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+import roboref  # THREAD_VARS, threads_per_process: the cores shared out, as roboref.parallel does
 
 
 @contextlib.contextmanager
 def child_threads(num_processes: int) -> Iterator[None]:
     """Processes started inside the block inherit ``cpu_count // num_processes`` threads per pool
     (variables already set are kept); this process's environment is restored after."""
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, num_processes)))
-    added = [v for v in THREAD_VARS if v not in os.environ]
+    threads = str(roboref.threads_per_process(num_processes))
+    added = [v for v in roboref.THREAD_VARS if v not in os.environ]
     os.environ.update(dict.fromkeys(added, threads))
     try:
         yield

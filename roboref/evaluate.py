@@ -96,6 +96,12 @@ def _segments(cfg: DictConfig) -> tuple[dict, list[dict]]:
     return suite, suite["segments"]
 
 
+def _env_kwargs(cfg: DictConfig, seg: dict) -> dict:
+    """The env keyword arguments of a suite segment: the run's image size and reward, then the
+    segment's own ``env``."""
+    return {"image_size": list(cfg.image_size), "reward": cfg.reward, **seg.get("env", {})}
+
+
 def run(cfg: DictConfig) -> int:
     from roboref.agents import check_agent_name
 
@@ -114,7 +120,7 @@ def run(cfg: DictConfig) -> int:
     jobs, total = [], 0
     for k, seg in enumerate(segments):
         count = int(cfg.episodes) if cfg.get("episodes") else int(seg.get("episodes", 50))
-        env_kwargs = {"image_size": list(cfg.image_size), "reward": cfg.reward, **seg.get("env", {})}
+        env_kwargs = _env_kwargs(cfg, seg)
         for robot in suite["robots"]:
             todo = [
                 (i, suite_seed(suite.get("seed_base"), k, i))
@@ -150,10 +156,7 @@ def run(cfg: DictConfig) -> int:
 
         plot_summary(summary, out)
         if int(cfg.get("failure_videos", 0)) > 0:
-            seg_env = {
-                seg["name"]: {"image_size": list(cfg.image_size), "reward": cfg.reward, **seg.get("env", {})}
-                for seg in segments
-            }
+            seg_env = {seg["name"]: _env_kwargs(cfg, seg) for seg in segments}
             failure_video(records, seg_env, out / "failures.mp4", limit=int(cfg.failure_videos))
     return 0
 

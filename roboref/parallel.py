@@ -22,15 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from roboref import THREAD_VARS, threads_per_process
+
 #: Ray puts Unix sockets ~62 characters below its temp folder; socket paths end at 107.
 RAY_MAX_TEMP_DIR = 44
 
 #: This pool process's state, made once by ``init_worker`` (pool processes only).
 _STATE: Any = None
-
-#: Thread-pool sizes read by the libraries a worker loads: OpenMP (torch), MKL, OpenBLAS (numpy)
-#: and Mesa's llvmpipe (software GL). Each defaults to one thread per core *in every process*.
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
 
 
 def share_cores(threads: int) -> None:
@@ -106,7 +104,7 @@ def map_processes(
         max_workers=workers,
         mp_context=ctx,
         initializer=init_worker,
-        initargs=(os.getpid(), max(1, (os.cpu_count() or 1) // workers), make_state),
+        initargs=(os.getpid(), threads_per_process(workers), make_state),
     ) as pool:
         pending: set[cf.Future] = set()
         try:

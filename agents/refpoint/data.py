@@ -222,8 +222,8 @@ def build_cache(
     if missing:
         bar = tqdm(total=len(missing), desc="generating shards", unit="shard", disable=not progress)
         if workers <= 1:
-            results = (generate_shard(s, cache_dir) for s in missing)
-            for _, skips in results:
+            for s in missing:
+                _, skips = generate_shard(s, cache_dir)
                 skipped.update(skips)
                 bar.update()
         else:
