@@ -142,21 +142,27 @@ def usd_camera_attrs(K: np.ndarray, width: int, height: int, near: float, far: f
         "focalLength": focal,
         "horizontalAperture": HORIZONTAL_APERTURE,
         "verticalAperture": v_pitch * height,
-        "horizontalApertureOffset": (float(K[0, 2]) - width / 2) * pitch,
-        "verticalApertureOffset": -(float(K[1, 2]) - height / 2) * v_pitch,  # image y down, USD y up
+        # the film window is [offset - aperture/2, offset + aperture/2]; image v runs down, film y up
+        "horizontalApertureOffset": (width / 2 - float(K[0, 2])) * pitch,
+        "verticalApertureOffset": (float(K[1, 2]) - height / 2) * v_pitch,
         "near": near,
         "far": far,
     }
 
 
 def _camera(stage, model, data, name: str) -> None:
-    p = pxr_modules()
     K, T = camera_pose(model, data, name)
-    cam_id = model.camera(name).id
-    w, h = (int(v) for v in model.cam_resolution[cam_id])
+    w, h = (int(v) for v in model.cam_resolution[model.camera(name).id])
     extent = float(model.stat.extent)
-    a = usd_camera_attrs(K, w, h, float(model.vis.map.znear) * extent, float(model.vis.map.zfar) * extent)
-    cam = p.UsdGeom.Camera.Define(stage, f"{WORLD}/Cameras/{name}")
+    near, far = float(model.vis.map.znear) * extent, float(model.vis.map.zfar) * extent
+    _camera_prim(stage, f"{WORLD}/Cameras/{name}", K, T, w, h, near, far)
+
+
+def _camera_prim(stage, path: str, K: np.ndarray, T: np.ndarray, w: int, h: int, near: float, far: float):
+    """A USD camera at ``path`` that sees what the OpenCV camera ``(K, T_world_cam)`` sees."""
+    p = pxr_modules()
+    a = usd_camera_attrs(K, w, h, near, far)
+    cam = p.UsdGeom.Camera.Define(stage, path)
     cam.CreateProjectionAttr(p.UsdGeom.Tokens.perspective)
     cam.CreateFocalLengthAttr(a["focalLength"])
     cam.CreateHorizontalApertureAttr(a["horizontalAperture"])
@@ -171,6 +177,7 @@ def _camera(stage, model, data, name: str) -> None:
     prim = cam.GetPrim()
     prim.SetCustomDataByKey("roboref:resolution", p.Gf.Vec2i(w, h))
     prim.SetCustomDataByKey("roboref:intrinsics", json.dumps(np.round(K, 9).tolist()))
+    return cam
 
 
 def task_region(sim, task, frame, camera: str) -> dict:

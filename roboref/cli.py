@@ -16,6 +16,7 @@ COMMANDS = {
     "coeval": ("roboref.coeval", "run"),
     "video": ("roboref.video", "run"),
     "train": ("roboref.train", "resolve"),
+    "export": ("roboref.export", "run"),
 }
 #: commands whose first argument picks what to run: ``module.resolve(args)`` returns
 #: ``(config name, module, function, overrides)``.
@@ -39,6 +40,8 @@ commands:
   train     train a model: roboref train sft|rft|vlm-sft|vlm-rft|ppo out=DIR [key=value ...]
             e.g. roboref train vlm-rft out=outputs/rft reward.preset=roborefer prompt.reasoning=true
                  roboref train vlm-sft profile=gpu model=DIR data.data_dir=data/refer out=DIR
+  export    write a seeded episode as a physics-ready OpenUSD stage (Isaac Sim), e.g.
+            roboref export format=usd robot=ur5e|g1 seed=0 out=/tmp/scene.usd
 
 Overrides use hydra syntax (key=value, nested.key=value, +new_key=value).
 --cfg prints the composed config and exits."""
