@@ -30,6 +30,9 @@ CV_TO_USD = np.diag([1.0, -1.0, -1.0])
 #: Film back width (mm, USD's default 35 mm-style aperture); focal length follows from ``K``.
 HORIZONTAL_APERTURE = 20.955
 WORLD = "/World"
+#: A sibling of the default prim (as NVIDIA's converter writes it): opening the file gives physics,
+#: referencing ``/World`` into another stage (Isaac Lab's scene, which has its own) does not.
+PHYSICS_SCENE = "/PhysicsScene"
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def export_episode(env, path: str | Path, camera: str | None = None) -> ExportRe
     stage.SetDefaultPrim(root.GetPrim())
     materials = Materials(stage, f"{WORLD}/Looks")
 
-    scene = p.UsdPhysics.Scene.Define(stage, f"{WORLD}/PhysicsScene")
+    scene = p.UsdPhysics.Scene.Define(stage, PHYSICS_SCENE)
     g = np.asarray(model.opt.gravity, float)
     scene.CreateGravityDirectionAttr(p.Gf.Vec3f(*map(float, g / (np.linalg.norm(g) or 1.0))))
     scene.CreateGravityMagnitudeAttr(float(np.linalg.norm(g)))
