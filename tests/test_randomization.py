@@ -2,6 +2,8 @@
 kept exact (segmentation ids, the camera the task engine and the observation use), held-out
 textures kept out of training presets, and bad input refused with the allowed values listed."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import mujoco
 import numpy as np
@@ -223,3 +225,19 @@ def test_fov_pushed_to_zero_and_bad_env_kwargs_are_refused():
         gym.make("roboref/Refer-UR5e-v0", randomization={"camera_fov": 60})
     with pytest.raises(ValueError, match="allowed"):
         gym.make("roboref/PickPlace-UR5e-v0", randomization="shifted")
+
+
+def test_shifted_suite_is_heldout_rgb_only_and_quality():
+    from omegaconf import OmegaConf
+
+    from roboref.envs.refer_env import ReferEnvConfig
+    from roboref.seeds import locate, suite_seed
+
+    suite = OmegaConf.to_container(OmegaConf.load(Path(__file__).parents[1] / "configs/suite/shifted.yaml"))
+    assert locate(suite_seed(suite["seed_base"], len(suite["segments"]) - 1, 499))[0] == "suite:other"
+    modes = set()
+    for seg in suite["segments"]:
+        cfg = ReferEnvConfig.from_kwargs(**seg["env"])
+        assert cfg.quality and RandomizationConfig.from_any(cfg.randomization) == PRESETS["heldout"]
+        modes.add(seg["env"]["depth_noise"])
+    assert modes == {"realsense", "no_depth"}
