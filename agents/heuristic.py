@@ -7,6 +7,10 @@ pose; the table height is the most common height), split into connected blobs. T
 word in the instruction picks blobs by colour, a side word ("left", "right", "front", "behind",
 "largest", "smallest") picks among them. Placement instructions ("free spot", "put …") point at
 free table next to the blob of the mentioned anchor colour, on the named side.
+
+Without depth (``None`` or all zeros: an RGB-only camera) the table is found by colour instead:
+the pixels of the lower-centre region's chromaticity, holes filled; objects are what lies on it
+in another colour. The same colour and side rules then pick a blob or a free spot.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from roboref.agents.base import AgentOutput, BaseAgent
+from roboref.agents.inputs import observed_depth, strip_answer_suffix
 from roboref.assets.objects import PALETTE
 
 _PLACEMENT = re.compile(r"\b(free|vacant|empty|put|place|placed|spot)\b", re.I)
@@ -72,11 +77,16 @@ class HeuristicAgent(BaseAgent):
         self.min_blob = min_blob
 
     def act(self, obs: dict) -> AgentOutput:
-        rgb, depth = obs["rgb"], obs.get("depth")
-        h, w = rgb.shape[:2]
-        text = obs["instruction"]
-        if depth is None or obs.get("intrinsics") is None:
-            return AgentOutput(point=(0.5, 0.6), text="[(0.500, 0.600)]")
+        rgb, depth = np.asarray(obs["rgb"]), observed_depth(obs)
+        text = strip_answer_suffix(obs["instruction"])
+        if depth is None or obs.get("intrinsics") is None or obs.get("extrinsics") is None:
+            point = self._act_rgb(rgb, text)
+        else:
+            point = self._act_depth(rgb, depth, text, obs)
+        point = (float(np.clip(point[0], 0, 1)), float(np.clip(point[1], 0, 1)))
+        return AgentOutput(point=point, text=f"[({point[0]:.3f}, {point[1]:.3f})]")
+
+    def _act_depth(self, rgb, depth, text, obs) -> tuple[float, float]:
         xyz, table = self._points(depth, np.asarray(obs["intrinsics"], float), np.asarray(obs["extrinsics"], float))
         z = xyz[..., 2]
         on_table = np.abs(z - table) < 0.006
@@ -94,12 +104,34 @@ class HeuristicAgent(BaseAgent):
         blobs = [i + 1 for i in range(n) if sizes[i] >= self.min_blob]
         colors = [wd for wd in _words(text) if wd in PALETTE]
         if _PLACEMENT.search(text):
-            point = self._place(text, rgb, labels, blobs, colors, z, table, objects)
-        else:
-            blobs = self._by_shape(blobs, labels, z - table, _words(text)) or blobs
-            point = self._locate(text, rgb, labels, blobs, _target_color(text))
-        point = (float(np.clip(point[0], 0, 1)), float(np.clip(point[1], 0, 1)))
-        return AgentOutput(point=point, text=f"[({point[0]:.3f}, {point[1]:.3f})]")
+            free = (np.abs(z - table) < 0.006) & ~ndimage.binary_dilation(objects, iterations=6)
+            return self._place(text, rgb, labels, blobs, colors, free)
+        blobs = self._by_shape(blobs, labels, z - table, _words(text)) or blobs
+        return self._locate(text, rgb, labels, blobs, _target_color(text))
+
+    def _act_rgb(self, rgb, text) -> tuple[float, float]:
+        """The same rules on blobs found by colour: the table is the lower-centre region's
+        chromaticity (holes filled), objects are the other colours on it."""
+        img = rgb[..., :3].astype(np.float64)
+        h, w = img.shape[:2]
+        chroma = img / (img.sum(-1, keepdims=True) + 1e-6)
+        ref = np.median(chroma[2 * h // 3 :, w // 4 : 3 * w // 4].reshape(-1, 3), axis=0)
+        bright = img.mean(-1)
+        ref_bright = float(np.median(bright[2 * h // 3 :, w // 4 : 3 * w // 4]))
+        table = (np.abs(chroma - ref).sum(-1) < 0.06) & (bright > 0.35 * ref_bright)
+        table = ndimage.binary_opening(table, iterations=1)
+        labels, n = ndimage.label(table)
+        if n == 0:
+            return (0.5, 0.6)
+        table = labels == 1 + int(np.argmax(ndimage.sum(table, labels, range(1, n + 1))))
+        objects = ndimage.binary_fill_holes(table) & ~table
+        labels, n = ndimage.label(objects)
+        sizes = ndimage.sum(objects, labels, range(1, n + 1))
+        blobs = [i + 1 for i in range(n) if sizes[i] >= self.min_blob]
+        if _PLACEMENT.search(text):
+            free = table & ~ndimage.binary_dilation(objects, iterations=6)
+            return self._place(text, rgb, labels, blobs, [wd for wd in _words(text) if wd in PALETTE], free)
+        return self._locate(text, rgb, labels, blobs, _target_color(text))
 
     @staticmethod
     def _points(depth, K, T) -> tuple[np.ndarray, float]:
@@ -163,9 +195,9 @@ class HeuristicAgent(BaseAgent):
         h, w = labels.shape
         return ((c + 0.5) / w, (r + 0.5) / h)
 
-    def _place(self, text, rgb, labels, blobs, colors, z, table, objects):
+    def _place(self, text, rgb, labels, blobs, colors, free):
         h, w = labels.shape
-        free = (np.abs(z - table) < 0.006) & ~ndimage.binary_dilation(objects, iterations=6)
+        free = free.copy()
         free[: h // 5] = False  # the far table edge, behind everything
         anchor = self._pick(blobs, labels, "", rgb, colors[-1] if colors else None) if colors else None
         rows, cols = np.nonzero(free)

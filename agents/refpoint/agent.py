@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from roboref.agents.base import AgentOutput, BaseAgent
+from roboref.agents.inputs import observed_depth, strip_answer_suffix
 from roboref.agents.refpoint.anchors import anchor_steps
 from roboref.agents.refpoint.config import KINDS
 from roboref.agents.refpoint.data import preprocess_depth, preprocess_rgb
@@ -30,7 +31,12 @@ def shipped_checkpoint() -> Path:
 
 class RefPointAgent(BaseAgent):
     """Points with a RefPoint checkpoint. Deterministic (arg-max), so ``reset`` needs no seed.
-    Constructing one changes no process state: torch's thread count is the caller's to set."""
+    Constructing one changes no process state: torch's thread count is the caller's to set.
+
+    An observation without depth (``None`` or all zeros) goes in as the model's missing-depth
+    input (its learned ``no_depth`` map); a benchmark's answer-format suffix is taken off the
+    instruction (``agents.inputs``), so ``"… the red mug. Your answer should be formatted …"``
+    gets the point of ``"… the red mug."``."""
 
     def __init__(self, checkpoint: str | Path | None = None, model: RefPointModel | None = None):
         self.model = model if model is not None else RefPointModel.from_pretrained(checkpoint or shipped_checkpoint())
@@ -42,10 +48,12 @@ class RefPointAgent(BaseAgent):
     @torch.no_grad()
     def act_batch(self, observations: Sequence[dict]) -> list[AgentOutput]:
         c = self.model.config
-        rgb = np.stack([preprocess_rgb(o["rgb"], c.image_size) for o in observations])
-        depth = np.stack([preprocess_depth(o["depth"], c.image_size, c.max_depth) for o in observations])
-        rgb_t, depth_t = self.model.image_inputs(rgb, depth)
-        text, text_mask = self.model.encode_text([str(o["instruction"]) for o in observations])
+        rgb = np.stack([preprocess_rgb(np.asarray(o["rgb"], np.uint8), c.image_size) for o in observations])
+        depths = [observed_depth(o) for o in observations]
+        blank = np.zeros((c.image_size, c.image_size), np.float32)
+        depth = np.stack([blank if d is None else preprocess_depth(d, c.image_size, c.max_depth) for d in depths])
+        rgb_t, depth_t = self.model.image_inputs(rgb, depth, has_depth=[d is not None for d in depths])
+        text, text_mask = self.model.encode_text([strip_answer_suffix(o["instruction"]) for o in observations])
         out = self.model(rgb_t, depth_t, text, text_mask)
         points = argmax_points(out.logits).numpy()
         outputs = []

@@ -67,7 +67,7 @@ def _cached_minilm(model: RefPointModel, shard: Path, texts: list[str]) -> tuple
 
 def batch_tensors(model: RefPointModel, samples: SampleSet, texts: TextCache, idx: np.ndarray) -> dict:
     b = samples.batch(idx)
-    rgb, depth = model.image_inputs(b["rgb"], b["depth"].astype(np.float32))
+    rgb, depth = model.image_inputs(b["rgb"], b["depth"].astype(np.float32), b["has_depth"])
     text, text_mask = texts.get(idx)
     c = model.config
     anchors = {}
@@ -97,9 +97,11 @@ def cell_centers(grid: int, cells: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: RefPointModel, samples: SampleSet, texts: TextCache, batch_size: int = 64) -> dict[str, float]:
+def evaluate(
+    model: RefPointModel, samples: SampleSet, texts: TextCache, batch_size: int = 64, rgb_only: bool = False
+) -> dict[str, float]:
     """Pointing success (arg-max cell centre inside the full-resolution mask), heatmap
-    cross-entropy and depth error on ``samples``."""
+    cross-entropy and depth error on ``samples`` (``rgb_only``: every sample without its depth)."""
     was_training = model.training
     model.eval()
     hits, ce, derr, n = 0.0, 0.0, 0.0, 0
@@ -107,7 +109,8 @@ def evaluate(model: RefPointModel, samples: SampleSet, texts: TextCache, batch_s
     for start in range(0, len(samples), batch_size):
         idx = np.arange(start, min(start + batch_size, len(samples)))
         t = batch_tensors(model, samples, texts, idx)
-        out = model(t["rgb"], t["depth"], t["text"], t["text_mask"])
+        depth = torch.zeros_like(t["depth"]) if rgb_only else t["depth"]  # zeros: the missing-depth input
+        out = model(t["rgb"], depth, t["text"], t["text_mask"])
         logp = torch.log_softmax(out.logits.flatten(1), -1)
         ce += float(-(t["target"].flatten(1) * logp).sum(-1).sum())
         ok = torch.isfinite(t["target_depth"])

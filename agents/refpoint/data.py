@@ -4,7 +4,10 @@ cached on disk as ``.npz`` shards (written atomically, reused by every later run
 A sample is what the model sees (RGB, depth, instruction) plus its targets: the mask as a
 distribution over the heatmap grid, the full-resolution mask for scoring, the ground-truth point,
 the task kind, the target's depth, and the target's colour and category (the subject of the
-trace's last ``[Position]`` step).
+trace's last ``[Position]`` step). Samples come from the ``task_split="train"`` env with optional
+extra env options (``env_kwargs``, e.g. randomization or depth noise; they tag the shard names,
+so a cache never mixes env settings); an observation without depth is stored as such
+(``has_depth`` False) and trains the model's missing-depth input.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from roboref.agents.inputs import observed_depth
 from roboref.agents.refpoint.config import KINDS, SUBJECT_CATEGORIES, SUBJECT_COLORS
 from roboref.envs.atomic import atomic_path
 from roboref.seeds import REFPOINT_BLOCKS, seed_of
@@ -80,18 +84,25 @@ def target_depth(depth: np.ndarray, mask: np.ndarray, max_depth: float) -> float
 
 
 def encode_sample(obs: dict, task, image_size: int, grid: int, max_depth: float) -> dict:
-    """One observation and its task as the arrays of a shard row."""
+    """One observation and its task as the arrays of a shard row (no depth: zeros, ``has_depth``
+    False, and no target depth)."""
     color, category = subject_labels(task.steps)
     mask = np.asarray(task.mask, bool)
+    depth = observed_depth(obs)
+    if depth is None:
+        depth_in, t_depth = np.zeros((image_size, image_size), np.float32), float("nan")
+    else:
+        depth_in, t_depth = preprocess_depth(depth, image_size, max_depth), target_depth(depth, mask, max_depth)
     return {
         "rgb": preprocess_rgb(obs["rgb"], image_size),
-        "depth": preprocess_depth(obs["depth"], image_size, max_depth).astype(np.float16),
+        "depth": depth_in.astype(np.float16),
+        "has_depth": np.bool_(depth is not None),
         "target": mask_target(mask, grid).astype(np.float16),
         "mask": np.packbits(mask, axis=None),
         "mask_shape": np.array(mask.shape, np.int32),
         "point": np.array(task.point, np.float32),
         "kind": np.int8(KINDS.index(task.kind)),
-        "target_depth": np.float32(target_depth(obs["depth"], mask, max_depth)),
+        "target_depth": np.float32(t_depth),
         "color": np.int8(color),
         "category": np.int8(category),
         "instruction": obs["instruction"],
@@ -111,12 +122,14 @@ class ShardSpec:
     image_size: int
     grid: int
     max_depth: float
+    env_kwargs: str = ""  # extra env options as canonical JSON (``env_kwargs_key``); "" = none
 
     @property
     def name(self) -> str:
+        env = f"-e{hashlib.sha1(self.env_kwargs.encode()).hexdigest()[:8]}" if self.env_kwargs else ""
         return (
             f"{self.robot}-{robot_tag(self.robot)}-{self.split}-s{self.image_size}g{self.grid}d{self.max_depth:g}"
-            f"-{self.start:010d}-{self.count}.npz"
+            f"{env}-{self.start:010d}-{self.count}.npz"
         )
 
     def seed(self, i: int) -> int:
@@ -140,18 +153,42 @@ def atomic_savez(path: Path, **arrays) -> None:
         np.savez(tmp, **arrays)
 
 
-def make_train_env(robot: str):
-    """The ``task_split="train"`` env of ``robot``. Where the robot's table cannot fit the default
-    15 objects without the held-out categories (G1 at the time of writing), one fewer is used."""
+#: Env options the trainers set themselves, so ``env_kwargs`` may not.
+RESERVED_ENV_KWARGS = ("robot", "task_split")
+
+
+def env_kwargs_key(env_kwargs: dict | None) -> str:
+    """Canonical JSON of extra env options ("" for none), after checking them against the
+    Refer env's config: an unknown or reserved option is an error before any sample is made."""
+    if not env_kwargs:
+        return ""
+    if not isinstance(env_kwargs, dict):
+        raise ValueError(f"env_kwargs must be a mapping of env options, got {type(env_kwargs).__name__}")
+    reserved = sorted(set(env_kwargs) & set(RESERVED_ENV_KWARGS))
+    if reserved:
+        raise ValueError(f"env_kwargs may not set {reserved}: the trainer sets them (use robots= for the robots)")
+    from roboref.envs.refer_env import ReferEnvConfig
+
+    ReferEnvConfig.from_kwargs(task_split="train", **env_kwargs)  # unknown names: error listing the allowed
+    return json.dumps(env_kwargs, sort_keys=True, default=list)
+
+
+def make_train_env(robot: str, env_kwargs: dict | None = None):
+    """The ``task_split="train"`` env of ``robot`` with ``env_kwargs``. Where the robot's table
+    cannot fit the default 15 objects without the held-out categories (G1 at the time of
+    writing), one fewer is used."""
     import gymnasium as gym
 
     from roboref.envs import env_id
     from roboref.envs.scene import SceneFitError
 
+    kwargs = {"task_split": "train", **(env_kwargs or {})}
     try:
-        return gym.make(env_id("refer", robot), task_split="train")
+        return gym.make(env_id("refer", robot), **kwargs)
     except SceneFitError:
-        return gym.make(env_id("refer", robot), task_split="train", num_objects=(4, 14))
+        if "num_objects" in kwargs:
+            raise
+        return gym.make(env_id("refer", robot), **kwargs, num_objects=(4, 14))
 
 
 def generate_shard(spec: ShardSpec, cache_dir: str | Path) -> tuple[Path, Counter]:
@@ -164,7 +201,7 @@ def generate_shard(spec: ShardSpec, cache_dir: str | Path) -> tuple[Path, Counte
     skipped: Counter = Counter()
     if path.exists():
         return path, skipped
-    env = make_train_env(spec.robot)
+    env = make_train_env(spec.robot, json.loads(spec.env_kwargs)) if spec.env_kwargs else make_train_env(spec.robot)
     rows = []
     try:
         for i in range(spec.count):
@@ -196,14 +233,17 @@ def shard_specs(
     grid: int,
     max_depth: float,
     shard_size: int = 250,
+    env_kwargs: dict | None = None,
 ) -> list[ShardSpec]:
     """Shards covering ``num_samples`` samples, alternating robots shard by shard. The same
     arguments always give the same shards, so a cache is shared by every run that asks for it."""
     specs, n, i = [], 0, 0
+    env = env_kwargs_key(env_kwargs)
     while n < num_samples:
         count = min(shard_size, num_samples - n)
         robot = robots[i % len(robots)]
-        specs.append(ShardSpec(robot, split, (i // len(robots)) * shard_size, count, image_size, grid, max_depth))
+        start = (i // len(robots)) * shard_size
+        specs.append(ShardSpec(robot, split, start, count, image_size, grid, max_depth, env))
         n += count
         i += 1
     return specs
@@ -260,6 +300,8 @@ class SampleSet:
                 if k not in arrays:
                     arrays[k] = np.empty((n, *a.shape[1:]), a.dtype)
                 arrays[k][start : start + size] = a
+            has = z["has_depth"] if "has_depth" in z else np.ones(size, bool)  # older shards: all have depth
+            arrays.setdefault("has_depth", np.empty(n, bool))[start : start + size] = has
             instructions.append(z["instruction"])
             seeds.append(z["seed"] if "seed" in z else np.full(size, -1, np.int64))
             steps.append(z["steps"] if "steps" in z else None)
@@ -315,4 +357,4 @@ class SampleSet:
         )
 
     def batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {k: self.arrays[k][idx] for k in (*ARRAY_KEYS, "instruction") if k != "mask"}
+        return {k: self.arrays[k][idx] for k in (*ARRAY_KEYS, "has_depth", "instruction") if k != "mask"}

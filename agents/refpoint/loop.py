@@ -3,11 +3,14 @@
 ``train_loop`` runs optimizer steps to ``cfg.max_steps``: resume from the newest checkpoint in
 ``out``, AdamW, deterministic batches (``batches.batch_indices``), the learning-rate schedule,
 progress bar, ``metrics.csv`` / TensorBoard logging, periodic validation (``best/`` by
-validation success), atomic checkpoints, ``data_indices.txt``, the NaN stop (the last good
-checkpoint is kept and named), the wall-clock limit and the final plot. A trainer supplies its
-model, data and step: ``train_step(model, opt, step, idx, batch) -> metrics`` does one update
-and returns what to log; a non-finite ``metrics["loss"]`` means it did not update, and the run
-stops. Same config and seed give bit-identical weights, whether or not the run was resumed.
+validation success; with depth dropout, by its mean with the RGB-only success), depth dropout
+(``depth_dropout``: a seeded share of each batch's rows lose their depth, which trains the
+model's missing-depth input), atomic checkpoints, ``data_indices.txt``, the NaN stop (the last
+good checkpoint is kept and named), the wall-clock limit and the final plot. A trainer supplies
+its model, data and step: ``train_step(model, opt, step, idx, batch) -> metrics`` does one
+update and returns what to log; a non-finite ``metrics["loss"]`` means it did not update, and
+the run stops. Same config and seed give bit-identical weights, whether or not the run was
+resumed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tens
 from roboref.agents.refpoint.checkpoint import list_checkpoints, resume_latest, save_checkpoint
 from roboref.agents.refpoint.data import SampleSet
 from roboref.agents.refpoint.metrics import MetricsLogger, plot_metrics
-from roboref.agents.refpoint.model import RefPointModel
+from roboref.agents.refpoint.model import RefPointModel, drop_depth
 
 
 @dataclass(kw_only=True)
@@ -57,6 +60,24 @@ class LoopConfig:
     seed: int = 0
     threads: int | None = 1  # torch threads for the run; 1 was ~6x faster than 2 on a loaded 2-core VM
     progress: bool = True
+    #: extra options of the env that generates the samples (``gymnasium.make`` keyword arguments,
+    #: e.g. ``randomization``, ``depth_noise``); not ``robot`` or ``task_split``, which the run sets
+    env_kwargs: dict = field(default_factory=dict)
+    val_env_kwargs: dict | None = None  # the validation samples' env options; None: ``env_kwargs``
+    depth_dropout: float = 0.0  # probability that a training row loses its depth (RGB-only input)
+
+    def __post_init__(self) -> None:
+        from roboref.agents.refpoint.data import env_kwargs_key
+
+        if not 0.0 <= self.depth_dropout <= 1.0:
+            raise ValueError(f"depth_dropout must be a probability in [0, 1], got {self.depth_dropout}")
+        env_kwargs_key(self.env_kwargs)  # unknown or reserved env options: an error now, not mid-run
+        env_kwargs_key(self.val_env_kwargs)
+
+    @property
+    def val_env(self) -> dict:
+        """The validation samples' env options."""
+        return self.env_kwargs if self.val_env_kwargs is None else self.val_env_kwargs
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Self:
@@ -170,10 +191,17 @@ def train_loop(
     def validate() -> None:
         nonlocal best
         val = evaluate(model, val_set, val_texts)
+        rgb = ""
+        if cfg.depth_dropout > 0:  # the model is also learning RGB-only input: score it without depth
+            rgb_only = evaluate(model, val_set, val_texts, rgb_only=True)
+            val.update({f"rgb_only_{k}": v for k, v in rgb_only.items()})
+            rgb = f", RGB-only success {rgb_only['success']:.3f}"
         logger.log(step, "val", val)
-        bar.write(f"step {step}: val success {val['success']:.3f}, ce {val['point_ce']:.3f}")
-        if val["success"] > best:
-            best = val["success"]
+        bar.write(f"step {step}: val success {val['success']:.3f}, ce {val['point_ce']:.3f}{rgb}")
+        # with depth dropout the model serves both inputs: ``best/`` by the mean of both successes
+        score = (val["success"] + val["rgb_only_success"]) / 2 if cfg.depth_dropout > 0 else val["success"]
+        if score > best:
+            best = score
             model.save_pretrained(out / "best")
 
     def checkpoint() -> None:
@@ -187,6 +215,9 @@ def train_loop(
         while step < cfg.max_steps:
             idx = batch_indices(cfg.seed, step, cfg.batch_size, n)
             batch = batch_tensors(model, train_set, texts, idx)
+            if cfg.depth_dropout > 0:
+                gen = torch.Generator().manual_seed(int(np.random.default_rng([cfg.seed, step, 1]).integers(2**62)))
+                batch["depth"] = drop_depth(batch["depth"], cfg.depth_dropout, gen)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             metrics = train_step(model, opt, step, idx, batch)

@@ -6,6 +6,13 @@ image tokens meet in a small transformer (text ↔ image attention); a FiLM-modu
 fused grid into a **heatmap** (a spatial softmax over ``grid × grid`` cells), from which a point is
 the arg-max or a *sample* (what GRPO needs). Heads for the reasoning steps read the features under
 the heatmap: the target's depth (metres), colour and category, and the task kind.
+
+**No depth** (RGB-only cameras, RefSpatial-Bench): a row whose depth is missing enters as the
+*missing* input (both depth channels 0; a real input's validity channel is always ±0.5), and
+the depth encoder's output for it is replaced by a learned map, ``no_depth`` (trained by depth
+dropout, ``depth_dropout`` in the SFT/RFT configs). Rows with depth never touch it, so a model's
+answers on depth input do not depend on it. Checkpoints written before it existed load with it
+set to what their depth encoder makes of the missing input (``from_pretrained``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,22 @@ from roboref.agents.refpoint.config import RefPointConfig
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+#: Tensors a checkpoint may lack because they were added later; ``from_pretrained`` fills them in.
+OPTIONAL_TENSORS = ("no_depth",)
+
+
+def depth_missing(depth_in: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` bool: the rows of a model depth input (``image_inputs``) that are the missing input (all zeros)."""
+    return depth_in[:, 1].flatten(1).abs().amax(1) == 0
+
+
+def drop_depth(depth_in: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Depth dropout: each row becomes the missing input with probability ``p`` (seeded by
+    ``generator``, so a resumed run drops the same rows)."""
+    if p <= 0:
+        return depth_in
+    drop = torch.rand(depth_in.shape[0], generator=generator) < p
+    return depth_in.masked_fill(drop[:, None, None, None], 0.0)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int) -> nn.Sequential:
@@ -84,6 +107,8 @@ class RefPointModel(nn.Module):
         if c.use_depth:
             self.depth_encoder = ConvEncoder(2, c.depth_channels, c.patch)
             fused_in += c.depth_channels[2]
+            g = c.feature_grid  # zeros: draws no random numbers, so every other tensor inits as before
+            self.no_depth = nn.Parameter(torch.zeros(1, c.depth_channels[2], g, g))
         self.merge = nn.Conv2d(fused_in + 2, c.dim, 1)  # + 2 coordinate channels
         tokens = (c.image_size // c.patch) ** 2
         self.pos = nn.Parameter(torch.randn(1, tokens, c.dim) * 0.02)
@@ -117,6 +142,7 @@ class RefPointModel(nn.Module):
             self.anchor_key = nn.Linear(c.dim, c.dim)
             self.anchor_head = nn.Linear(c.dim, 4 + len(c.colors) + len(c.categories))
         self._text_encoder = None  # built on first use; not part of the state dict
+        self.filled_in: tuple[str, ...] = ()  # OPTIONAL_TENSORS the loaded checkpoint lacked
 
     # -- inputs -----------------------------------------------------------------------------------
     def text_encoder(self):
@@ -132,14 +158,30 @@ class RefPointModel(nn.Module):
         """What ``forward`` takes as ``text``/``text_mask`` for these instructions."""
         return self.text_encoder().encode(texts)
 
-    def image_inputs(self, rgb: np.ndarray | torch.Tensor, depth: np.ndarray | torch.Tensor):
+    def image_inputs(
+        self,
+        rgb: np.ndarray | torch.Tensor,
+        depth: np.ndarray | torch.Tensor,
+        has_depth: np.ndarray | torch.Tensor | None = None,
+    ):
         """Batched ``rgb`` uint8 (B, S, S, 3) and ``depth`` metres (B, S, S) at the model's
-        resolution (see ``data.preprocess_*``) to the float tensors ``forward`` takes."""
+        resolution (see ``data.preprocess_*``) to the float tensors ``forward`` takes; rows
+        where ``has_depth`` (B,) is False become the missing depth input."""
         rgb = torch.as_tensor(np.asarray(rgb)).permute(0, 3, 1, 2).float() / 255.0 - 0.5
         d = torch.as_tensor(np.asarray(depth, np.float32)).float().unsqueeze(1)
         md = self.config.max_depth
         depth_in = torch.cat([d / md - 0.5, (d < md - 1e-3).float() - 0.5], 1)
+        if has_depth is not None:
+            missing = ~torch.as_tensor(np.asarray(has_depth, bool))
+            depth_in = depth_in.masked_fill(missing[:, None, None, None], 0.0)
         return rgb, depth_in
+
+    def missing_depth_features(self) -> torch.Tensor:
+        """What the depth encoder makes of the missing input, ``(1, C, g, g)``: the value
+        ``no_depth`` takes in a checkpoint written before it existed."""
+        s = self.config.image_size
+        with torch.no_grad():
+            return self.depth_encoder(torch.zeros(1, 2, s, s))
 
     # -- network ----------------------------------------------------------------------------------
     def forward(
@@ -149,7 +191,11 @@ class RefPointModel(nn.Module):
         b = rgb.shape[0]
         feats = [self.rgb_encoder(rgb)]
         if c.use_depth:
-            feats.append(self.depth_encoder(depth))
+            d_feat = self.depth_encoder(depth)
+            missing = depth_missing(depth)
+            if missing.any():  # rows with depth keep the encoder's output, bit for bit
+                d_feat = torch.where(missing[:, None, None, None], self.no_depth.expand_as(d_feat), d_feat)
+            feats.append(d_feat)
         g = feats[0].shape[-1]
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, g), torch.linspace(-1, 1, g), indexing="ij")
         feats.append(torch.stack([xs, ys]).expand(b, 2, g, g).to(rgb))
@@ -223,7 +269,9 @@ class RefPointModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> RefPointModel:
         """Rebuild from ``save_pretrained``'s files; a missing, corrupt or mismatched file raises
-        ``ValueError`` naming the file and what is wrong."""
+        ``ValueError`` naming the file and what is wrong. A checkpoint that predates an
+        ``OPTIONAL_TENSORS`` entry loads with it filled in (``no_depth``: the depth encoder's
+        output on the missing input); ``model.filled_in`` lists what was."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -238,7 +286,8 @@ class RefPointModel(nn.Module):
         except (SafetensorError, OSError, ValueError) as err:
             raise ValueError(f"{w_path}: corrupt or unreadable safetensors file: {err}") from err
         expected = model.state_dict()
-        missing = sorted(set(expected) - set(state))
+        filled = [k for k in OPTIONAL_TENSORS if k in expected and k not in state]
+        missing = sorted(set(expected) - set(state) - set(filled))
         unexpected = sorted(set(state) - set(expected))
         shapes = [
             f"{k}: file {tuple(state[k].shape)} vs config {tuple(v.shape)}"
@@ -254,7 +303,10 @@ class RefPointModel(nn.Module):
             if shapes:
                 parts.append(f"shape mismatches {shapes[:5]}")
             raise ValueError(f"{w_path} does not match {cfg_path}: " + "; ".join(parts))
-        model.load_state_dict(state)
+        model.load_state_dict(state, strict=not filled)
+        if "no_depth" in filled:
+            model.no_depth.data.copy_(model.missing_depth_features())
+        model.filled_in = tuple(filled)
         return model.eval()
 
     def num_parameters(self) -> int:

@@ -21,7 +21,7 @@ from roboref.agents.base import AgentOutput
 from roboref.agents.refpoint.agent import predicted_steps, stated_trace
 from roboref.agents.refpoint.data import SampleSet, build_cache, shard_specs
 from roboref.agents.refpoint.loop import LoopConfig, TrainResult, optimizer_step, train_loop
-from roboref.agents.refpoint.model import RefPointModel
+from roboref.agents.refpoint.model import RefPointModel, depth_missing
 from roboref.agents.refpoint.sampling import cell_log_probs, sample_points
 from roboref.agents.threads import torch_threads
 from roboref.rewards import RewardConfig, compute_reward, point_in_mask
@@ -58,6 +58,7 @@ class RefPointRFTConfig(LoopConfig):
     outcome_workers: int = 1  # worker processes that execute points when the outcome term is on
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.ppo_epochs < 1:  # a step must update the model
             raise ValueError(f"ppo_epochs must be at least 1, got {self.ppo_epochs}")
         if self.scale_rewards not in ("group", "batch", "none"):
@@ -72,9 +73,9 @@ class RefPointRFTConfig(LoopConfig):
 def load_prompts(cfg: RefPointRFTConfig, model: RefPointModel) -> tuple[SampleSet, SampleSet]:
     """Train prompts (the ``rft`` seed block) and validation samples at the model's resolution."""
     c = model.config
-    args = (list(cfg.robots), c.image_size, c.grid, c.max_depth)
-    train = shard_specs(cfg.num_samples, "rft", *args, shard_size=cfg.shard_size)
-    val = shard_specs(cfg.val_samples, "val", *args, shard_size=cfg.shard_size)
+    args = (list(cfg.robots), c.image_size, c.grid, c.max_depth, cfg.shard_size)
+    train = shard_specs(cfg.num_samples, "rft", *args, env_kwargs=cfg.env_kwargs)
+    val = shard_specs(cfg.val_samples, "val", *args, env_kwargs=cfg.val_env)
     paths = build_cache(val + train, cfg.cache_dir, cfg.workers, cfg.progress)
     return SampleSet(paths[len(val) :]), SampleSet(paths[: len(val)])
 
@@ -153,6 +154,9 @@ def train_rft(
         for p in reference.parameters():
             p.requires_grad_(False)
         model = RefPointModel.from_pretrained(cfg.init).train()
+        # a reference that predates the no_depth map knows nothing about RGB-only input: the KL
+        # then holds only the rows with depth, and rows without are free to follow the reward
+        kl_all_rows = "no_depth" not in reference.filled_in
         if train_set is None or val_set is None:
             gen_train, gen_val = load_prompts(cfg, model)
             train_set, val_set = train_set or gen_train, val_set or gen_val
@@ -181,7 +185,12 @@ def train_rft(
                 logp_all = torch.log_softmax(new.logits.flatten(1) / cfg.temperature, -1)
                 ratio = torch.exp(logp_all.gather(1, cells) - old_logp)
                 surrogate = torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv)
-                kl = (logp_all.exp() * (logp_all - ref_logp)).sum(-1).mean()
+                kl_rows = (logp_all.exp() * (logp_all - ref_logp)).sum(-1)
+                if kl_all_rows:
+                    kl = kl_rows.mean()
+                else:
+                    keep = ~depth_missing(t["depth"])
+                    kl = kl_rows[keep].sum() / keep.sum().clamp(min=1)
                 loss = -surrogate.mean() + cfg.beta * kl
                 if not math.isfinite(float(loss.detach())):
                     return {"loss": float(loss.detach())}

@@ -26,6 +26,13 @@ from roboref.agents.refpoint.loop import LoopConfig, TrainResult, optimizer_step
 from roboref.agents.refpoint.model import RefPointModel, RefPointOutput
 from roboref.agents.threads import torch_threads
 
+#: What ``train=`` may name: the parameters that learn (None: all).
+TRAIN_PARTS = {
+    "all": None,
+    "anchors": lambda name: name.startswith("anchor_"),
+    "no_depth": lambda name: name == "no_depth",
+}
+
 
 @dataclass(kw_only=True)
 class RefPointSFTConfig(LoopConfig):
@@ -53,15 +60,20 @@ class RefPointSFTConfig(LoopConfig):
     model: dict = field(default_factory=dict)  # RefPointConfig fields
     #: start from this checkpoint (its config, updated by ``model``; new heads start fresh)
     init: str | None = None
-    train: str = "all"  # all | anchors: only the anchor slots learn, the rest stays as ``init`` has it
+    #: all | anchors: only the anchor slots learn | no_depth: only the missing-depth map learns (the
+    #: model's answers on depth input stay exactly ``init``'s); the rest stays as ``init`` has it
+    train: str = "all"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.target not in ("mask", "point"):
             raise ValueError(f"target must be 'mask' or 'point', got {self.target!r}")
-        if self.train not in ("all", "anchors"):
-            raise ValueError(f"train must be 'all' or 'anchors', got {self.train!r}")
-        if self.train == "anchors" and not self.init:
-            raise ValueError("train=anchors needs init=CHECKPOINT (the model whose anchor slots to train)")
+        if self.train not in TRAIN_PARTS:
+            raise ValueError(f"train must be one of {list(TRAIN_PARTS)}, got {self.train!r}")
+        if self.train != "all" and not self.init:
+            raise ValueError(f"train={self.train} needs init=CHECKPOINT (the model whose {self.train} part to train)")
+        if self.train == "no_depth" and not self.depth_dropout > 0:
+            raise ValueError("train=no_depth needs depth_dropout > 0 (only rows without depth train the no_depth map)")
 
     def model_config(self) -> RefPointConfig:
         """``model`` over the defaults; from ``init``, the checkpoint's config, of which only
@@ -118,9 +130,9 @@ def _ce_ignore(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def load_samples(cfg: RefPointSFTConfig, model_cfg: RefPointConfig) -> tuple[SampleSet, SampleSet]:
     """Train and validation samples, generating (and caching) missing shards."""
-    args = (list(cfg.robots), model_cfg.image_size, model_cfg.grid, model_cfg.max_depth)
-    train_specs = shard_specs(cfg.num_samples, cfg.block, *args, shard_size=cfg.shard_size)
-    val_specs = shard_specs(cfg.val_samples, "val", *args, shard_size=cfg.shard_size)
+    args = (list(cfg.robots), model_cfg.image_size, model_cfg.grid, model_cfg.max_depth, cfg.shard_size)
+    train_specs = shard_specs(cfg.num_samples, cfg.block, *args, env_kwargs=cfg.env_kwargs)
+    val_specs = shard_specs(cfg.val_samples, "val", *args, env_kwargs=cfg.val_env)
     paths = build_cache(val_specs + train_specs, cfg.cache_dir, cfg.workers, cfg.progress)
     val_paths, train_paths = paths[: len(val_specs)], paths[len(val_specs) :]
     if cfg.datagen_dir:
@@ -153,7 +165,5 @@ def train_sft(
                 optimizer_step(model, opt, loss, cfg.grad_clip)
             return parts
 
-        anchors_only = None if cfg.train == "all" else (lambda name: name.startswith("anchor_"))
-        return train_loop(
-            "sft", cfg, model, train_set, val_set, train_step, trainable=anchors_only, show=("loss", "point_ce")
-        )
+        parts = TRAIN_PARTS[cfg.train]
+        return train_loop("sft", cfg, model, train_set, val_set, train_step, trainable=parts, show=("loss", "point_ce"))

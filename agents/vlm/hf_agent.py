@@ -4,6 +4,9 @@ The observation's RGB image (and, with ``depth_image=True``, its depth as a colo
 with the instruction and RoboRefer's answer suffix; the model's text comes out and is parsed with
 ``roboref.rewards.format.parse_answer``, the parser the rewards use. Text that does not parse
 gives ``AgentOutput(point=None, text=...)``: a bad answer is a result to score, not an error.
+An observation without depth (``None`` or all zeros) gets the RGB-only prompt (one image, no
+depth note) even with ``depth_image=True``; an answer-format suffix already on the instruction
+(RefSpatial-Bench's) is replaced by the model's own, not repeated (``prompts.prompt_text``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from PIL import Image
 
 from roboref.agents.base import AgentOutput, BaseAgent
+from roboref.agents.inputs import observed_depth
 from roboref.agents.vlm.depth import colorize_depth
 from roboref.agents.vlm.load import (
     check_processor,
@@ -89,15 +93,21 @@ class HFVLMAgent(BaseAgent):
         self.generator_seed = seed
 
     # --- inputs ------------------------------------------------------------------------------
+    def _depth(self, observation: dict) -> np.ndarray | None:
+        """The depth the model gets as a second image: None without ``depth_image`` or depth."""
+        return observed_depth(observation) if self.depth_image else None
+
     def images(self, observation: dict) -> list[Image.Image]:
-        """The pictures the model sees: RGB, and the colourized depth if asked for."""
+        """The pictures the model sees: RGB, and the colourized depth if asked for and observed."""
         images = [Image.fromarray(np.asarray(observation["rgb"], dtype=np.uint8))]
-        if self.depth_image:
-            images.append(Image.fromarray(colorize_depth(observation["depth"])))
+        depth = self._depth(observation)
+        if depth is not None:
+            images.append(Image.fromarray(colorize_depth(depth)))
         return images
 
     def prompt(self, observation: dict) -> str:
-        messages = prompt_messages(str(observation["instruction"]), self.reasoning, self.depth_image)
+        with_depth = self._depth(observation) is not None
+        messages = prompt_messages(str(observation["instruction"]), self.reasoning, with_depth)
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     # --- acting ------------------------------------------------------------------------------

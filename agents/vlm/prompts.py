@@ -8,6 +8,8 @@ the prompt it was trained on.
 
 from __future__ import annotations
 
+from roboref.agents.inputs import strip_answer_suffix
+
 ANSWER_SUFFIX = (
     " Your answer should be formatted as a list of tuples, i.e. [(x1, y1)], where each tuple contains "
     "the x and y coordinates of a point satisfying the conditions above. The coordinates should be "
@@ -25,8 +27,9 @@ DEPTH_NOTE = " The second image is the depth map of the first (near is blue, far
 
 
 def prompt_text(instruction: str, reasoning: bool = False, depth_image: bool = False) -> str:
-    """The user text for one instruction."""
-    text = instruction.strip()
+    """The user text for one instruction (an answer-format suffix already on it is replaced by
+    ``ANSWER_SUFFIX``, so a RefSpatial-Bench prompt does not ask twice)."""
+    text = strip_answer_suffix(instruction)
     if depth_image:
         text += DEPTH_NOTE
     text += ANSWER_SUFFIX
