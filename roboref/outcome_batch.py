@@ -269,14 +269,21 @@ class GroupPool:
         from roboref import threads_per_process
         from roboref.parallel import init_worker
 
-        if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=init_worker,
-                initargs=(os.getpid(), threads_per_process(self.workers), Worker),
-            )
-        futures = {self._pool.submit(_groups_job, (k, g)): k for k, g in enumerate(groups)}
+        for attempt in (0, 1):
+            if self._pool is None:
+                self._pool = cf.ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=init_worker,
+                    initargs=(os.getpid(), threads_per_process(self.workers), Worker),
+                )
+            try:
+                futures = {self._pool.submit(_groups_job, (k, g)): k for k, g in enumerate(groups)}
+                break
+            except cf.process.BrokenProcessPool:  # a worker died between calls: nothing was lost
+                self._end_pool()
+                if attempt:
+                    raise
         deadline = self.timeout_s * math.ceil(len(groups) / self.workers)
         done, pending = cf.wait(futures, timeout=deadline)
         out: list[list[Scored] | None] = [None] * len(groups)

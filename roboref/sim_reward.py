@@ -112,6 +112,9 @@ class SimOutcomeReward:
         self.pool = GroupPool(workers, timeout_s)
         self._worker = Worker()  # the reference path's env
         self._finalizer = weakref.finalize(self, _close, self.pool, self._worker)
+        # not at exit: mujoco's EGL display is gone by then (closing a renderer would fail) and
+        # pool processes end with their parent (``roboref.parallel.init_worker``)
+        self._finalizer.atexit = False
 
     def __call__(self, prompts=None, completions=None, **kwargs) -> list[float]:
         completions = list(completions or [])
