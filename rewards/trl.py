@@ -118,7 +118,9 @@ def reward_function(term: str, cfg: RewardConfig | None = None):
 
 def reward_functions(cfg: RewardConfig | None = None) -> tuple[list, list[float]]:
     """``(reward_funcs, reward_weights)`` for ``GRPOTrainer``/``GRPOConfig`` from a composer
-    config: one function per enabled pure term (the simulator outcome is added separately)."""
+    config: one function per enabled pure term. The simulator outcome is added separately:
+    ``roboref.sim_reward.SimOutcomeReward`` (glue, not a pure function), which executes each
+    prompt's ``num_generations`` completions together as one group."""
     cfg = cfg or RewardConfig()
     terms = [t for t in ("format", "point", "step_format", "process") if cfg.weights.get(t, 0.0)]
     return [reward_function(t, cfg) for t in terms], [float(cfg.weights[t]) for t in terms]

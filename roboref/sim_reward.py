@@ -1,44 +1,52 @@
-"""The simulator-in-the-loop outcome reward for TRL's ``GRPOTrainer``.
+"""The simulator-in-the-loop outcome reward for TRL's ``GRPOTrainer`` and RefPoint's RFT.
 
-For each completion it rebuilds the row's scene and task from its seed (the env is deterministic),
-executes the completion's point with the robot's controller (pick the referred object; or pick the
-object to place at its oracle point and place it at the completion's point) and scores the
-``ExecutionResult`` with ``roboref.rewards.outcome_reward``. A GRPO batch is scored in parallel by
-a pool of worker processes, each keeping its env and controller alive.
+Each completion's point is executed with the robot's controller on its row's scene and task,
+rebuilt from the row's seed (the env is deterministic): pick the referred object; or pick the
+object to place (at its oracle point) and place it at the completion's point. The
+``ExecutionResult`` is scored by ``roboref.rewards.outcome_reward``.
+
+Completions of one row (a GRPO group) are executed together (``roboref.outcome_batch``): one
+reset and only the executions that can change a score, on one worker; groups are spread over a
+process pool kept for the reward's life (``close()`` ends it). ``score_item`` is the
+one-at-a-time reference path (every point reset and executed in full), kept to check that the
+fast path gives the same scores.
 
 ``env_kwargs`` must be those the data set was generated with (``roboref datagen``'s ``env:`` and
 split): a row whose instruction the env does not reproduce scores 0 with that reason.
 
-Only the expected failures (``EXPECTED_FAILURES``: a row the env cannot rebuild) score 0
-without an execution; they are counted by reason in ``SimOutcomeReward.skipped`` and logged. Any
-other error is a bug and propagates.
+Zero scores from bad input or broken executions (a row the env cannot rebuild, an answer without
+a point, a point off the table, physics that blew up, a dead or stalled worker) are counted by
+category in ``SimOutcomeReward.failures`` and logged. Any other error is a bug and propagates.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 
 from roboref.envs import ROBOTS, env_id
-from roboref.envs.tasks.records import NoTaskError
-from roboref.parallel import parallel_map
+from roboref.outcome_batch import (
+    BAD_INPUT,
+    EXPECTED_FAILURES,
+    Group,
+    GroupPool,
+    RowNotReproduced,
+    Scored,
+    inside_mask,
+    instability,
+    judge,
+    warning_counts,
+)
 from roboref.rewards.format import parse_answer
-from roboref.rewards.outcome import outcome_reward
 from roboref.rewards.trl import completion_text
 from roboref.workers import Worker
 
 log = logging.getLogger(__name__)
 
-
-class RowNotReproduced(Exception):
-    """The env, reset with the row's seed, gives another instruction than the row's (other
-    ``env_kwargs`` or roboref version)."""
-
-
-#: Failures that score 0 with their reason (counted and logged); every other error propagates.
-EXPECTED_FAILURES = (NoTaskError, RowNotReproduced)
+__all__ = ["EXPECTED_FAILURES", "RowNotReproduced", "SimOutcomeReward", "score_item"]
 
 
 @dataclass(frozen=True)
@@ -50,42 +58,63 @@ class _Item:
     text: str
 
 
-def score_item(item: _Item, worker: Worker) -> tuple[float, str]:
-    """Execute one completion in the simulator with ``worker``'s env and controller."""
+def score_item(item: _Item, worker: Worker) -> Scored:
+    """Execute one completion in the simulator with ``worker``'s env and controller, in full:
+    the one-at-a-time reference of ``roboref.outcome_batch``; ``(score, reason, category)``."""
     from roboref.coeval import controller, held_object
 
     parsed = parse_answer(item.text)
     if not parsed.ok:
-        return 0.0, parsed.reason
+        return 0.0, parsed.reason, "unparsed"
     env = worker.env(env_id("refer", item.robot), item.env_kwargs_json)
     env.reset(seed=item.seed)
     task = env.unwrapped.task
     if item.instruction and task.instruction != item.instruction:
         raise RowNotReproduced("the env does not reproduce this row (different env_kwargs or roboref version?)")
     held = held_object(env) if task.kind == "placement" else -1
+    before = warning_counts(env.unwrapped.sim.data)
     out = controller(env, task.kind, parsed.points[0], held, worker.controller())
     execution = out.get("execution")
     if execution is None:
-        return 0.0, out.get("failure", "not executed")
-    if task.kind == "location" and execution.get("target_object") != task.target:
-        return 0.0, "picked the wrong object" if execution.get("grasped") else (execution.get("failure") or "")
-    if task.kind == "placement" and out.get("failure") == "outside_region":
-        return 0.0, "placed outside the referred region"
-    return outcome_reward(execution, task.kind)
+        return 0.0, out.get("failure", "not executed"), ""
+    inside = inside_mask(task.mask, parsed.points[0])
+    unstable = instability(env.unwrapped.sim.data, before, execution)
+    return judge(task.kind, task.target, inside, execution, unstable)
 
 
 class SimOutcomeReward:
-    """``reward(prompts, completions, seed=[...], robot=[...], instruction=[...]) -> list[float]``."""
+    """``reward(prompts, completions, seed=[...], robot=[...], instruction=[...]) -> list[float]``.
 
-    def __init__(self, env_kwargs: dict | None = None, workers: int = 1, robot: str = "ur5e"):
+    ``workers`` > 1 scores groups on that many processes (one pool for the reward's life);
+    ``timeout_s`` bounds a call per round of ``workers`` groups (see ``GroupPool``);
+    ``batched=False`` runs the one-at-a-time reference path inline instead."""
+
+    def __init__(
+        self,
+        env_kwargs: dict | None = None,
+        workers: int = 1,
+        robot: str = "ur5e",
+        timeout_s: float = 300.0,
+        batched: bool = True,
+    ):
         self.env_kwargs_json = json.dumps(env_kwargs or {}, sort_keys=True)
         self.workers = workers
         self.robot = robot
+        self.batched = batched
         self.__name__ = "roboref_outcome"
         self.last_reasons: list[str] = []
+        #: This call's zero scores by category (``BAD_INPUT`` and the expected row failures).
+        self.last_failures: Counter = Counter()
+        #: Zero scores from bad input or broken executions, by category, over all calls.
+        self.failures: Counter = Counter()
         #: Completions scored 0 because their row could not be rebuilt, by reason, over all calls.
         self.skipped: Counter = Counter()
-        self._worker = Worker()  # inline scoring keeps its env between batches; close() ends it
+        self.pool = GroupPool(workers, timeout_s)
+        self._worker = Worker()  # the reference path's env
+        self._finalizer = weakref.finalize(self, _close, self.pool, self._worker)
+        # not at exit: mujoco's EGL display is gone by then (closing a renderer would fail) and
+        # pool processes end with their parent (``roboref.parallel.init_worker``)
+        self._finalizer.atexit = False
 
     def __call__(self, prompts=None, completions=None, **kwargs) -> list[float]:
         completions = list(completions or [])
@@ -93,49 +122,60 @@ class SimOutcomeReward:
         seeds = list(kwargs.get("seed") or [None] * n)
         robots = list(kwargs.get("robot") or [self.robot] * n)
         instructions = list(kwargs.get("instruction") or [""] * n)
-        items, index = [], []
-        scores, reasons = [0.0] * n, [""] * n
-        skipped: Counter = Counter()
-        for i, c in enumerate(completions):
-            if seeds[i] is None or robots[i] not in ROBOTS:
-                skip = "no seed" if seeds[i] is None else "unknown robot"
-                reasons[i] = "row has no seed" if seeds[i] is None else f"unknown robot {robots[i]!r}"
-                skipped[skip] += 1
-                continue
-            items.append(_Item(robots[i], self.env_kwargs_json, int(seeds[i]), instructions[i], completion_text(c)))
-            index.append(i)
-        # order is kept by scoring in index order: parallel_map is unordered, so tag each item
-        tagged = list(enumerate(items))
-        if self.workers == 1:
-            results = dict(_score_tagged(t, self._worker) for t in tagged)
+        results: list[Scored] = [(0.0, "", "")] * n
+        groups: dict[tuple, list[int]] = {}
+        for i in range(n):
+            if seeds[i] is None:
+                results[i] = (0.0, "row has no seed", "no seed")
+            elif robots[i] not in ROBOTS:
+                results[i] = (0.0, f"unknown robot {robots[i]!r}", "unknown robot")
+            else:
+                groups.setdefault((robots[i], int(seeds[i]), instructions[i]), []).append(i)
+        texts = [completion_text(c) for c in completions]
+        if self.batched:
+            batch = [
+                Group(r, self.env_kwargs_json, s, ins, tuple(texts[i] for i in idx))
+                for (r, s, ins), idx in groups.items()
+            ]
+            for idx, scored in zip(groups.values(), self.pool.map(batch), strict=True):
+                for i, s in zip(idx, scored, strict=True):
+                    results[i] = s
         else:
-            results = dict(parallel_map(_score_tagged, tagged, self.workers, state=Worker))
-        for k, i in enumerate(index):
-            scores[i], reasons[i], skip = results[k]
-            if skip:
-                skipped[skip] += 1
-        if skipped:
-            self.skipped.update(skipped)
-            log.warning(
-                "%s: scored %d of %d completions 0 without executing them: %s",
-                self.__name__,
-                sum(skipped.values()),
-                n,
-                dict(skipped),
-            )
-        self.last_reasons = reasons
-        return scores
+            for (r, s, ins), idx in groups.items():
+                for i in idx:
+                    results[i] = _reference(_Item(r, self.env_kwargs_json, s, ins, texts[i]), self._worker)
+        self._count(results, n)
+        self.last_reasons = [r[1] for r in results]
+        return [r[0] for r in results]
+
+    def _count(self, results: list[Scored], n: int) -> None:
+        counts = Counter(cat for _, _, cat in results if cat)
+        self.last_failures = counts
+        if not counts:
+            return
+        self.failures.update(counts)
+        self.skipped.update({k: v for k, v in counts.items() if k not in BAD_INPUT})
+        log.warning(
+            "%s: scored %d of %d completions 0 for bad input or a broken execution: %s",
+            self.__name__,
+            sum(counts.values()),
+            n,
+            dict(counts),
+        )
 
     def close(self) -> None:
-        """Close the env kept for inline scoring."""
-        self._worker.close()
+        """End the worker pool and the envs."""
+        self._finalizer()
 
 
-def _score_tagged(tagged: tuple[int, _Item], worker: Worker) -> tuple[int, tuple[float, str, str]]:
-    """``(k, (score, reason, skip))``: ``skip`` names the expected failure that zeroed the item
-    (the exception type), empty when it was executed."""
-    k, item = tagged
+def _close(pool: GroupPool, worker: Worker) -> None:
+    pool.close()
+    worker.close()
+
+
+def _reference(item: _Item, worker: Worker) -> Scored:
+    """``score_item`` as ``(score, reason, category)``: an expected failure zeroes the row."""
     try:
-        return k, (*score_item(item, worker), "")
+        return score_item(item, worker)
     except EXPECTED_FAILURES as err:
-        return k, (0.0, f"{type(err).__name__}: {err}", type(err).__name__)
+        return 0.0, f"{type(err).__name__}: {err}", type(err).__name__

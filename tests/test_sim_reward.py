@@ -65,3 +65,121 @@ def test_only_expected_failures_score_zero_and_are_counted(caplog):
     broken = SimOutcomeReward({"num_objects": [40, 40]}, workers=1)
     with pytest.raises(ValueError, match="num_objects"):  # not a silent reward of 0
         broken(completions=["[(0.5, 0.5)]"], seed=[7], robot=["ur5e"])
+
+
+# --- issue 18: GRPO groups executed together ------------------------------------------------
+
+
+def _groups(kind: str, seeds, size: int):
+    """``(seed, instruction, texts)`` per seed of a ``kind``-only env: points inside the
+    ground-truth mask (every one needs an execution), one on another object or free table,
+    one off the table (the image's top corner: background), one that does not parse."""
+    import numpy as np
+
+    env = gym.make("roboref/Refer-UR5e-v0", kinds=[kind])
+    out = []
+    for seed in seeds:
+        env.reset(seed=seed)
+        u = env.unwrapped
+        mask, seg = u.task.mask, u.frame.seg
+        rng = np.random.default_rng(seed)
+        rows, cols = np.nonzero(mask)
+        h, w = mask.shape
+        pts = [((cols[k] + 0.5) / w, (rows[k] + 0.5) / h) for k in rng.integers(len(rows), size=size)]
+        other = np.argwhere((seg > 0) & (seg < 254) & ~mask)
+        if len(other):
+            r, c = other[len(other) // 2]
+            pts.append(((c + 0.5) / w, (r + 0.5) / h))
+        texts = [f"<answer>[({x:.4f}, {y:.4f})]</answer>" for x, y in pts]
+        out.append((seed, u.task.instruction, [*texts, "[(0.002, 0.002)]", "no point here"]))
+    env.close()
+    return out
+
+
+def _call(reward, groups):
+    texts = [t for g in groups for t in g[2]]
+    return reward(
+        completions=texts,
+        seed=[g[0] for g in groups for _ in g[2]],
+        instruction=[g[1] for g in groups for _ in g[2]],
+    )
+
+
+def test_batched_groups_score_as_the_one_at_a_time_path():
+    """On fixed seeds, a group executed together (one reset, one pick, places from the pick's end
+    state) scores every point as resetting and executing it alone does, with the same reasons
+    (a point on another object is refused unexecuted: its reason says so)."""
+    for kind, seeds in (("location", (3, 4)), ("placement", (6,))):
+        groups = _groups(kind, seeds, size=3)
+        fast = SimOutcomeReward({"kinds": [kind]})
+        ref = SimOutcomeReward({"kinds": [kind]}, batched=False)
+        a, b = _call(fast, groups), _call(ref, groups)
+        assert a == b, (kind, fast.last_reasons, ref.last_reasons)
+        for p, q in zip(fast.last_reasons, ref.last_reasons, strict=True):
+            assert p == q or p.startswith("pointed at another object"), (p, q)
+        assert max(a) > 0, fast.last_reasons  # something was really executed and succeeded
+        n = len(groups)
+        assert fast.last_failures == {"off_table": n, "unparsed": n} == ref.last_failures | {"off_table": n}
+        fast.close()
+        ref.close()
+
+
+def test_unstable_execution_scores_zero_with_its_reason():
+    """Physics that blows up mid-execution (NaN joint speeds written by a step hook, as a real
+    blow-up leaves them) scores 0, reason and category ``unstable``, counted; the next call's
+    reset heals the sim."""
+    import math
+
+    groups = _groups("location", (4,), size=2)
+    reward = SimOutcomeReward({"kinds": ["location"]})
+    assert max(_call(reward, groups)) > 0
+    sim = reward.pool._worker.env("roboref/Refer-UR5e-v0", reward.env_kwargs_json).unwrapped.sim
+
+    def blow_up(s) -> None:
+        if s.data.time > 1.0:  # after the scene settled: during the execution
+            s.data.qvel[0] = math.nan
+
+    sim.step_hooks.append(blow_up)
+    scores = _call(reward, groups)
+    assert scores[:2] == [0.0, 0.0] and reward.last_reasons[0].startswith("unstable physics"), reward.last_reasons
+    assert reward.last_failures["unstable"] == 2 and reward.failures["unstable"] == 2
+    sim.step_hooks.remove(blow_up)
+    assert max(_call(reward, groups)) > 0
+    reward.close()
+
+
+def test_a_killed_or_stalled_worker_scores_zero_and_the_run_goes_on():
+    """Two worker processes kept for the reward's life. A worker killed mid-call: its groups score
+    0 (``worker_died``), the call returns, the next call gets a fresh pool and real scores. A
+    stalled worker (SIGSTOP): the call ends at its deadline (``timeout``), never hangs."""
+    import os
+    import signal
+    import threading
+    import time
+
+    groups = _groups("placement", (6, 7), size=4)
+    reward = SimOutcomeReward({"kinds": ["placement"]}, workers=2, timeout_s=60)
+    first = _call(reward, groups)
+    pids = reward.pool.pids()
+    assert len(pids) == 2 and max(first) > 0
+    assert _call(reward, groups) == first and reward.pool.pids() == pids  # one pool, kept
+
+    threading.Timer(1.0, os.kill, (pids[0], signal.SIGKILL)).start()
+    t0 = time.perf_counter()
+    scores = _call(reward, groups)
+    assert time.perf_counter() - t0 < 60
+    assert reward.last_failures["worker_died"] > 0 and reward.failures["worker_died"] > 0
+    died = [r for r in reward.last_reasons if r.startswith("worker process died")]
+    assert all(s == 0 for s, r in zip(scores, reward.last_reasons, strict=True) if r in died)
+    assert _call(reward, groups) == first and set(reward.pool.pids()).isdisjoint(pids)
+
+    stalled = SimOutcomeReward({"kinds": ["placement"]}, workers=2, timeout_s=8)
+    _call(stalled, groups[:1])
+    for pid in stalled.pool.pids():
+        os.kill(pid, signal.SIGSTOP)
+    t0 = time.perf_counter()
+    assert _call(stalled, groups) == [0.0] * sum(len(g[2]) for g in groups)
+    assert time.perf_counter() - t0 < 30 and stalled.last_failures == {"timeout": len(groups[0][2]) * 2}
+    assert stalled.pool.pids() == []
+    stalled.close()
+    reward.close()

@@ -52,8 +52,9 @@ class RefPointRFTConfig(LoopConfig):
     scale_rewards: str = "batch"  # advantage scale as in TRL's GRPOConfig: group | batch | none
     reward_preset: str = "default"
     process_reward: bool = True  # False: the "RFT without process rewards" ablation
-    #: weights over the preset's; ``outcome`` > 0 executes every sampled point with the robot's
-    #: controller in the simulator (``roboref.sim_reward``, ~0.3 s per point per worker)
+    #: weights over the preset's; ``outcome`` > 0 executes the sampled points with the robot's
+    #: controller in the simulator (``roboref.sim_reward``: each prompt's group together, about
+    #: one reset and one pick per location prompt; benchmarks/outcome_speed.py)
     reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})
     outcome_workers: int = 1  # worker processes that execute points when the outcome term is on
 
@@ -129,6 +130,10 @@ def group_rewards(
         outcome = outcome_rewards(samples, idx, points, scorer)
         rewards += w_outcome * outcome
         sums["outcome"] = float(outcome.sum())
+        # points scored 0 for bad input or a broken execution (off the table, unstable physics,
+        # a dead worker, ...), by category: logged as fractions of the batch's points
+        for cat, count in scorer.last_failures.items():
+            sums[f"outcome_zero_{cat.replace(' ', '_')}"] = float(count)
     return rewards, {k: v / (b * g) for k, v in sums.items()}
 
 
@@ -203,4 +208,10 @@ def train_rft(
             return {**stats, "reward": float(r.mean()), **terms}
 
         state, show = {"init": cfg.init}, ("reward", "hit")
-        return train_loop("rft", cfg, model, train_set, val_set, train_step, state=state, show=show, eval_first=True)
+        try:
+            return train_loop(
+                "rft", cfg, model, train_set, val_set, train_step, state=state, show=show, eval_first=True
+            )
+        finally:
+            if scorer is not None:
+                scorer.close()  # its worker pool lives for the run
