@@ -35,7 +35,7 @@ MAX_PARTS = 4
 
 @dataclass(frozen=True)
 class Part:
-    """One primitive geom: MuJoCo type name, MuJoCo size, pose in the object frame, colour.
+    """One geom: MuJoCo type name, MuJoCo size, pose in the object frame, colour.
 
     ``color`` is ``None`` for the object's main colour, else a palette name.
     """
@@ -45,6 +45,8 @@ class Part:
     pos: tuple[float, float, float]
     quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
     color: str | None = None
+    #: For ``type == "mesh"``: the name of a mesh in ``variants.mesh_bank()`` (already in the object frame).
+    mesh: str | None = None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class PickPlaceEnvConfig:
     assisted_grasp: bool = False
     quality: bool = False
     max_faces: int = DEFAULT_MAX_FACES
+    object_variants: str = "primitive"  # primitive | mesh | mixed: object shapes (SceneConfig)
     render_mode: str | None = None
 
     def __post_init__(self):
@@ -87,6 +88,7 @@ class PickPlaceEnvConfig:
             colors=self.colors,
             cameras=cameras(self.camera, self.image_size),
             settle_time=self.settle_time,
+            object_variants=self.object_variants,
         )
 
 
