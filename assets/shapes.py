@@ -294,8 +294,9 @@ def banana(bend: float, fat: float):
         t = np.linspace(-1.0, 1.0, 15)
         arc = bend * t
         radius = length / (2 * math.sin(bend))
-        path = np.stack([radius * np.sin(arc), radius * (np.cos(arc) - 1), np.full_like(t, h / 2)], axis=1)
         radii = h / 2 * (1 - (1 - fat) * t**2) * np.where(t > 0.85, 0.7, 1.0)
+        # the tube's underside stays on z = 0 along its length: it lies flat, it does not rock
+        path = np.stack([radius * np.sin(arc), radius * (np.cos(arc) - 1), radii], axis=1)
         body = mg.tube(path, radii, 8)
         tip = mg.tube(
             np.stack([path[-1], path[-1] + 0.012 * (path[-1] - path[-2]) / np.linalg.norm(path[-1] - path[-2])]),
