@@ -150,3 +150,9 @@ def test_default_env_compiles_no_mesh_bank():
         assert not any(o.variant for o in env.unwrapped.sim.scene.objects)
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("env_id", ["roboref/Refer-UR5e-v0", "roboref/PickPlace-UR5e-v0"])
+def test_unknown_object_variants_lists_the_allowed_ones(env_id):
+    with pytest.raises(ValueError, match="primitive.*mesh.*mixed"):
+        gym.make(env_id, object_variants="fancy")
