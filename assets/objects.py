@@ -3,6 +3,7 @@
 Every object is a short list of primitive ``Part``s in the object's own frame (origin at the
 bottom centre, z up, +x = the object's front where it has one, e.g. a mug's handle side). Parts
 are primitives so that one compiled model can show any object by rewriting geom arrays at reset.
+``assets.variants`` adds mesh-built shapes of every category (opt-in: ``object_variants``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,12 @@ Compiling a model and creating a GL context cost ~0.1–1 s, so a world is compi
 with ``n_slots`` object slots. ``World.apply(data, spec)`` shows a ``SceneSpec`` by rewriting the
 slots' geom and body arrays (type, size, pose, colour, mass properties) in place; unused slots are
 hidden (geom group 5, no contacts, gravity-compensated, parked under the floor).
+
+Mesh-variant objects (``assets.variants``): a world made with ``meshes=True`` also compiles the
+whole mesh bank (with convex hulls, for collision), and a slot geom becomes a mesh by taking the
+type, mesh id (``geom_dataid``), pose, size, ``rbound`` and ``aabb`` that the same mesh compiles to
+in a probe model. MuJoCo renders meshes from their compiled vertices (``geom_size`` does not scale
+them), so meshes come in fixed sizes.
 """
 
 from __future__ import annotations

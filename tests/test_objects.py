@@ -194,3 +194,12 @@ def test_mesh_bank_holds_every_variant_at_every_size():
     for category, variant in ALL_VARIANTS:
         for size in get_variant(category, variant).sizes():
             assert set(variant_parts(category, variant, size)[1]) <= set(bank)
+
+
+@pytest.mark.parametrize("category", ["mug", "marker"])
+def test_mesh_variants_keep_the_front_at_plus_x(category):
+    """Object-centric front (orientation relations): a mug's handle, a marker's cap, at +x."""
+    for v in VARIANTS[category]:
+        _, meshes = variant_parts(category, v.name, v.sizes()[0])
+        body, front = list(meshes.values())[:2]
+        assert front[0][:, 0].mean() > body[0][:, 0].mean() + 0.01, f"{category}/{v.name}"
