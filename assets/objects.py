@@ -3,6 +3,7 @@
 Every object is a short list of primitive ``Part``s in the object's own frame (origin at the
 bottom centre, z up, +x = the object's front where it has one, e.g. a mug's handle side). Parts
 are primitives so that one compiled model can show any object by rewriting geom arrays at reset.
+``assets.variants`` adds mesh-built shapes of every category (opt-in: ``object_variants``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ MAX_PARTS = 4
 
 @dataclass(frozen=True)
 class Part:
-    """One primitive geom: MuJoCo type name, MuJoCo size, pose in the object frame, colour.
+    """One geom: MuJoCo type name, MuJoCo size, pose in the object frame, colour.
 
     ``color`` is ``None`` for the object's main colour, else a palette name.
     """
@@ -45,6 +46,8 @@ class Part:
     pos: tuple[float, float, float]
     quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
     color: str | None = None
+    #: For ``type == "mesh"``: the name of a mesh in ``variants.mesh_bank()`` (already in the object frame).
+    mesh: str | None = None
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ class PickPlaceEnvConfig:
     assisted_grasp: bool = False
     quality: bool = False
     max_faces: int = DEFAULT_MAX_FACES
+    object_variants: str = "primitive"  # primitive | mesh | mixed: object shapes (SceneConfig)
     render_mode: str | None = None
     # envs/randomization.py and envs/sensors.py: a preset name, a dict {"preset": …, field: …} or a config
     randomization: Any = "none"  # none | light | strong | heldout
@@ -95,6 +96,7 @@ class PickPlaceEnvConfig:
             colors=self.colors,
             cameras=cameras(self.camera, self.image_size),
             settle_time=self.settle_time,
+            object_variants=self.object_variants,
         )
 
 

@@ -89,6 +89,7 @@ def make_sim(cfg, scene_config) -> Sim:
         table_size=scene_config.table_size,
         quality=cfg.quality,
         max_faces=cfg.max_faces,
+        object_meshes=scene_config.object_variants != "primitive",
     )
 
 

@@ -29,8 +29,8 @@ import numpy as np
 from roboref.envs import textures as tx
 from roboref.envs.camera import extrinsics, intrinsics, set_intrinsics
 from roboref.envs.randomization_apply import SceneRandomizer
+from roboref.envs.randomization_assets import RAND_DISTRACTORS, RAND_LIGHTS
 from roboref.envs.sensors import DepthNoiseConfig, _from_any, apply_depth_noise
-from roboref.envs.world import RAND_DISTRACTORS, RAND_LIGHTS
 
 
 @dataclass(frozen=True)

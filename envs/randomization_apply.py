@@ -8,14 +8,8 @@ import numpy as np
 
 from roboref.envs import textures as tx
 from roboref.envs.camera import intrinsics, set_intrinsics
-from roboref.envs.world import (
-    HIDDEN_GROUP,
-    RAND_DISTRACTORS,
-    RAND_LIGHTS,
-    RAND_OBJECT_TEXTURES,
-    RAND_PREFIX,
-    VISIBLE_GROUP,
-)
+from roboref.envs.randomization_assets import RAND_DISTRACTORS, RAND_LIGHTS, RAND_OBJECT_TEXTURES, RAND_PREFIX
+from roboref.envs.world import HIDDEN_GROUP, VISIBLE_GROUP
 
 _DISTRACTOR_TYPES = (
     mujoco.mjtGeom.mjGEOM_BOX,

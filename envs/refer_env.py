@@ -69,6 +69,7 @@ class ReferEnvConfig:
     settle_rest_speed: float = 0.0  # > 0: faster resets, other settled poses (SceneConfig)
     quality: bool = False
     max_faces: int = DEFAULT_MAX_FACES
+    object_variants: str = "primitive"  # primitive | mesh | mixed: object shapes (SceneConfig)
     render_mode: str | None = None
     # envs/randomization.py and envs/sensors.py: a preset name, a dict {"preset": …, field: …} or a config
     randomization: Any = "none"  # none | light | strong | heldout
@@ -110,6 +111,7 @@ class ReferEnvConfig:
             cameras=cameras(self.camera, self.image_size),
             settle_time=self.settle_time,
             settle_rest_speed=self.settle_rest_speed,
+            object_variants=self.object_variants,
         )
 
 

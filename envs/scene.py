@@ -15,11 +15,13 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from roboref.assets.objects import CATEGORIES, PALETTE, STACKABLE, check_color, get_category
+from roboref.assets.variants import LEVELS, VARIANTS
 from roboref.envs.camera import CameraSpec
 from roboref.envs.robots import get_robot
 
 TABLE_HEIGHT = 0.75  # metres from the floor to the table top
 MAX_OBJECTS = 30  # hard cap on slots in one compiled world
+OBJECT_VARIANTS = ("primitive", "mesh", "mixed")
 
 
 class SceneFitError(ValueError):
@@ -44,6 +46,8 @@ class ObjectSpec:
     size: tuple[float, float, float]  # full extents in the object frame (m)
     pos: tuple[float, float, float]
     quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    #: Shape: "" for the category's primitive build, else a mesh variant (``assets.variants``).
+    variant: str = ""
 
     @property
     def name(self) -> str:
@@ -54,11 +58,18 @@ class ObjectSpec:
         return 0.5 * math.hypot(self.size[0], self.size[1])
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _object_dict(asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict) -> ObjectSpec:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def _object_dict(d: dict) -> dict:
+    """A primitive object's record has no ``variant`` key: records from before variants stay the same."""
+    if not d.get("variant"):
+        d.pop("variant", None)
+    return d
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,9 @@ class SceneSpec:
     seed: int | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["objects"] = [_object_dict(o) for o in d["objects"]]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -115,6 +128,10 @@ class SceneConfig:
     max_attempts: int = 20
     #: Chance that one small object is stacked on a flat support (plate, book, box) in a scene.
     stack_prob: float = 0.3
+    #: Object shapes: "primitive" (default: the primitive library, today's scenes bit for bit),
+    #: "mesh" (every object one of its category's mesh variants) or "mixed" (either, uniformly).
+    #: Worlds for "mesh"/"mixed" compile the mesh bank (``World(meshes=True)``).
+    object_variants: str = "primitive"
 
     def __post_init__(self):
         get_robot(self.robot)
@@ -129,6 +146,8 @@ class SceneConfig:
             get_category(c)
         for c in self.colors or ():
             check_color(c)
+        if self.object_variants not in OBJECT_VARIANTS:
+            raise ValueError(f"object_variants must be one of {OBJECT_VARIANTS}, got {self.object_variants!r}")
         if not 0.0 <= self.stack_prob <= 1.0:
             raise ValueError(f"stack_prob must be in [0, 1], got {self.stack_prob}")
         if self.categories is not None and len(self.categories) == 0:
@@ -178,6 +197,22 @@ def _yaw_quat(yaw: float) -> tuple[float, float, float, float]:
     return (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
 
 
+def _draw_shape(rng: np.random.Generator, cfg: SceneConfig, cat) -> tuple[str, tuple[float, float, float]]:
+    """``(variant, size)`` of a new object of category ``cat``. "primitive" draws exactly what it
+    always drew (one size), so seeded scenes stay the same; mesh variants come in fixed sizes."""
+    variants = VARIANTS[cat.name]
+    if cfg.object_variants == "mesh":
+        pick = 1 + int(rng.integers(len(variants)))
+    elif cfg.object_variants == "mixed":
+        pick = int(rng.integers(len(variants) + 1))
+    else:
+        pick = 0
+    if pick == 0:
+        return "", tuple(round(v, 5) for v in cat.sample_size(rng))
+    v = variants[pick - 1]
+    return v.name, v.sizes()[int(rng.integers(LEVELS))]
+
+
 def sample_scene(rng: np.random.Generator, cfg: SceneConfig, seed: int | None = None) -> SceneSpec:
     """Propose a scene: objects on the table, footprints (discs) apart by ``cfg.min_gap``.
 
@@ -216,7 +251,7 @@ def _stack(rng: np.random.Generator, cfg: SceneConfig, placed: list[ObjectSpec])
     for _ in range(10):
         cat = CATEGORIES[items[int(rng.integers(len(items)))]]
         colors = [c for c in cat.colors if cfg.colors is None or c in cfg.colors]
-        size = tuple(round(v, 5) for v in cat.sample_size(rng))
+        variant, size = _draw_shape(rng, cfg, cat)
         if colors and 0.5 * math.hypot(size[0], size[1]) <= room:
             break
     else:
@@ -224,7 +259,8 @@ def _stack(rng: np.random.Generator, cfg: SceneConfig, placed: list[ObjectSpec])
     top = base.pos[2] + CATEGORIES[base.category].support_top(base.size)
     yaw = float(rng.uniform(-math.pi, math.pi))
     color = colors[int(rng.integers(len(colors)))]
-    return ObjectSpec(cat.name, color, size, (base.pos[0], base.pos[1], top + 0.001), _yaw_quat(yaw))
+    pos = (base.pos[0], base.pos[1], top + 0.001)
+    return ObjectSpec(cat.name, color, size, pos, _yaw_quat(yaw), variant)
 
 
 def _place(
@@ -246,16 +282,15 @@ def _place(
             if not colors:
                 continue
             color = colors[int(rng.integers(len(colors)))]
-            size = tuple(round(v, 5) for v in cat.sample_size(rng))
+            variant, size = _draw_shape(rng, cfg, cat)
             r = 0.5 * math.hypot(size[0], size[1])
             if 2 * r > min(x1 - x0, y1 - y0):
                 continue
             x, y = rng.uniform(x0 + r, x1 - r), rng.uniform(y0 + r, y1 - r)
             if all(math.hypot(x - o.pos[0], y - o.pos[1]) >= r + o.footprint_radius + cfg.min_gap for o in placed):
                 yaw = float(rng.uniform(-math.pi, math.pi))
-                placed.append(
-                    ObjectSpec(cat.name, color, size, (float(x), float(y), TABLE_HEIGHT + 0.001), _yaw_quat(yaw))
-                )
+                pos = (float(x), float(y), TABLE_HEIGHT + 0.001)
+                placed.append(ObjectSpec(cat.name, color, size, pos, _yaw_quat(yaw), variant))
                 break
         else:
             return None
@@ -276,6 +311,7 @@ __all__ = [
     "SceneSpec",
     "SceneConfig",
     "SceneFitError",
+    "OBJECT_VARIANTS",
     "sample_scene",
     "with_poses",
     "PALETTE",

@@ -41,8 +41,10 @@ class Sim:
         table_size=(1.0, 1.4),
         quality: bool = False,
         max_faces: int = DEFAULT_MAX_FACES,
+        object_meshes: bool = False,
     ):
-        self.world = World(robot, n_slots, cameras, table_size, 0 if quality else max_faces)
+        # object_meshes: compile the object mesh bank, for scenes with mesh variants (SceneConfig)
+        self.world = World(robot, n_slots, cameras, table_size, 0 if quality else max_faces, object_meshes)
         self.model = self.world.model
         self.data = mujoco.MjData(self.model)
         self.quality = quality

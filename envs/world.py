@@ -4,6 +4,12 @@ Compiling a model and creating a GL context cost ~0.1–1 s, so a world is compi
 with ``n_slots`` object slots. ``World.apply(data, spec)`` shows a ``SceneSpec`` by rewriting the
 slots' geom and body arrays (type, size, pose, colour, mass properties) in place; unused slots are
 hidden (geom group 5, no contacts, gravity-compensated, parked under the floor).
+
+Mesh-variant objects (``assets.variants``): a world made with ``meshes=True`` also compiles the
+whole mesh bank (with convex hulls, for collision), and a slot geom becomes a mesh by taking the
+type, mesh id (``geom_dataid``), pose, size, ``rbound`` and ``aabb`` that the same mesh compiles to
+in a probe model. MuJoCo renders meshes from their compiled vertices (``geom_size`` does not scale
+them), so meshes come in fixed sizes.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from roboref.assets.objects import MAX_PARTS, PALETTE, get_category
+from roboref.assets.meshgen import Mesh
+from roboref.assets.objects import MAX_PARTS, PALETTE, Part, get_category
+from roboref.assets.variants import mesh_bank, variant_parts
 from roboref.envs.camera import SEG_ROBOT, SEG_TABLE, CameraSpec
+from roboref.envs.randomization_assets import add_randomization_assets
 from roboref.envs.robots import DEFAULT_MAX_FACES, get_robot
 from roboref.envs.scene import TABLE_HEIGHT, ObjectSpec, SceneSpec
 
@@ -32,7 +41,12 @@ _GEOM_TYPES = {
     "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE,
     "sphere": mujoco.mjtGeom.mjGEOM_SPHERE,
     "ellipsoid": mujoco.mjtGeom.mjGEOM_ELLIPSOID,
+    "mesh": mujoco.mjtGeom.mjGEOM_MESH,
 }
+#: Prefix of the geoms that make MuJoCo compute the bank meshes' convex hulls (it does so only for
+#: meshes a colliding geom uses); they sit far below the floor and lose their contact bits after
+#: compiling, so they never collide or render.
+BANK_PREFIX = "meshbank/"
 _TABLE_RGBA = (0.78, 0.64, 0.47, 1.0)
 
 
@@ -42,8 +56,10 @@ def compose_world(
     cameras: tuple[CameraSpec, ...],
     table_size: tuple[float, float],
     max_faces: int = DEFAULT_MAX_FACES,
+    meshes: bool = False,
 ) -> mujoco.MjSpec:
-    """An ``MjSpec`` of floor, table, lights, cameras, the robot (prefixed ``robot/``) and slots."""
+    """An ``MjSpec`` of floor, table, lights, cameras, the robot (prefixed ``robot/``) and slots;
+    with ``meshes`` also every object mesh (``variants.mesh_bank``), for mesh-variant objects."""
     rspec = get_robot(robot)
     spec = mujoco.MjSpec()
     spec.modelname = f"roboref_{robot}"
@@ -139,70 +155,27 @@ def compose_world(
                 friction=[1.0, 0.01, 0.0005],
                 density=0,
             )
-    add_randomization_assets(spec)
+    if meshes:
+        for i, (name, mesh) in enumerate(mesh_bank().items()):
+            _add_mesh(spec, name, mesh)
+            wb.add_geom(
+                name=BANK_PREFIX + name,
+                type=mujoco.mjtGeom.mjGEOM_MESH,
+                meshname=name,
+                pos=[0.0, 0.0, -50.0 - 0.5 * i],
+                group=HIDDEN_GROUP,
+                contype=1,
+                conaffinity=0,
+            )
+    add_randomization_assets(spec, HIDDEN_GROUP)
     return spec
 
 
-#: Randomization assets (``add_randomization_assets``): surfaces with their own texture, object
-#: textures, extra lights and distractor geoms; all unused, inactive or hidden by default.
-RAND_SURFACES = ("table", "floor", "backdrop")
-RAND_OBJECT_TEXTURES = 8
-RAND_LIGHTS = 3
-RAND_DISTRACTORS = 6
-RAND_PREFIX = "rand/"
-
-
-def add_randomization_assets(spec: mujoco.MjSpec) -> None:
-    """Add the texture/material bank, extra lights, distractors and a backdrop that
-    ``envs/randomization.py`` fills and turns on at reset: a compiled model cannot gain textures,
-    lights or geoms, but their pixels, ``light_active`` and ``geom_group`` can change. Until then
-    nothing shows: materials are unassigned, lights inactive, geoms in the hidden group, so the
-    default envs render bit for bit as without them. Added last, after every other geom, so the
-    split segmentation's depth-tie check (camera.Renderer) never has to consider them."""
-    names = [*RAND_SURFACES, *(f"obj{i}" for i in range(RAND_OBJECT_TEXTURES))]
-    for name in names:
-        size = 128 if name in RAND_SURFACES else 64
-        spec.add_texture(
-            name=f"{RAND_PREFIX}tex_{name}",
-            type=mujoco.mjtTexture.mjTEXTURE_2D,
-            builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER,  # placeholder pixels, rewritten at reset
-            width=size,
-            height=size,
-            nchannel=3,
-            rgb1=[1, 1, 1],
-            rgb2=[0.8, 0.8, 0.8],
-        )
-        mat = spec.add_material(name=f"{RAND_PREFIX}mat_{name}", texuniform=True, texrepeat=[1, 1])
-        mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = f"{RAND_PREFIX}tex_{name}"
-    wb = spec.worldbody
-    for i in range(RAND_LIGHTS):
-        wb.add_light(
-            name=f"{RAND_PREFIX}light{i}",
-            active=False,
-            castshadow=False,
-            pos=[0.0, 0.0, 2.5],
-            dir=[0.0, 0.0, -1.0],
-            diffuse=[0.3, 0.3, 0.3],
-            specular=[0.05, 0.05, 0.05],
-        )
-    hidden = {"group": HIDDEN_GROUP, "contype": 0, "conaffinity": 0}
-    for i in range(RAND_DISTRACTORS):
-        wb.add_geom(
-            name=f"{RAND_PREFIX}distractor{i}",
-            type=mujoco.mjtGeom.mjGEOM_BOX,
-            size=[0.05, 0.05, 0.05],
-            pos=[0.0, 0.0, -3.0 - 0.2 * i],
-            rgba=[0.5, 0.5, 0.5, 1.0],
-            **hidden,
-        )
-    wb.add_geom(
-        name=f"{RAND_PREFIX}backdrop",
-        type=mujoco.mjtGeom.mjGEOM_BOX,
-        size=[0.02, 2.6, 1.5],
-        pos=[-1.7, 0.0, 1.5],
-        rgba=[1.0, 1.0, 1.0, 1.0],
-        **hidden,
-    )
+def _add_mesh(spec: mujoco.MjSpec, name: str, mesh: Mesh) -> None:
+    """Add ``mesh`` with exact (volume) inertia: the world and ``object_props`` must agree on the
+    frame MuJoCo centres it in, so both add meshes only through here."""
+    m = spec.add_mesh(name=name, uservert=mesh[0].ravel().tolist(), userface=mesh[1].ravel().tolist())
+    m.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_EXACT
 
 
 @dataclass
@@ -216,17 +189,29 @@ class _Props:
     geom_rgba: np.ndarray
     geom_rbound: np.ndarray
     geom_aabb: np.ndarray
+    geom_mesh: tuple[str | None, ...]  # the bank mesh of each mesh part, else None
     mass: float
     inertia: np.ndarray
     ipos: np.ndarray
     iquat: np.ndarray
 
 
+def object_parts(obj: ObjectSpec) -> tuple[tuple[Part, ...], dict[str, Mesh]]:
+    """The parts of ``obj`` (its category's primitives, or its mesh variant's meshes) and the
+    meshes those parts name."""
+    if obj.variant:
+        return variant_parts(obj.category, obj.variant, obj.size)
+    return get_category(obj.category).parts(tuple(obj.size)), {}
+
+
 def object_props(obj: ObjectSpec) -> _Props:
-    """Compile one object alone (primitives only, ~1 ms) to get exact MuJoCo mass properties."""
+    """Compile one object alone (~1 ms with primitives, a few with meshes) to get exact MuJoCo
+    mass properties and the compiled geom poses (MuJoCo re-centres a mesh on its own frame)."""
     cat = get_category(obj.category)
-    parts = cat.parts(tuple(obj.size))
+    parts, meshes = object_parts(obj)
     spec = mujoco.MjSpec()
+    for name, mesh in meshes.items():
+        _add_mesh(spec, name, mesh)
     body = spec.worldbody.add_body(name="o")
     body.add_freejoint()
     main = PALETTE[obj.color]
@@ -239,6 +224,7 @@ def object_props(obj: ObjectSpec) -> _Props:
             quat=list(p.quat),
             rgba=[*rgb, 1.0],
             density=cat.density,
+            meshname=p.mesh or "",
         )
     m = spec.compile()
     return _Props(
@@ -249,6 +235,7 @@ def object_props(obj: ObjectSpec) -> _Props:
         geom_rgba=m.geom_rgba.copy(),
         geom_rbound=m.geom_rbound.copy(),
         geom_aabb=m.geom_aabb.copy(),
+        geom_mesh=tuple(m.mesh(int(i)).name if i >= 0 else None for i in m.geom_dataid),
         mass=float(m.body_mass[1]),
         inertia=m.body_inertia[1].copy(),
         ipos=m.body_ipos[1].copy(),
@@ -266,6 +253,7 @@ class World:
         cameras: tuple[CameraSpec, ...] | None = None,
         table_size: tuple[float, float] = (1.0, 1.4),
         max_faces: int = DEFAULT_MAX_FACES,
+        meshes: bool = False,
     ):
         from roboref.envs.scene import DEFAULT_CAMERAS
 
@@ -273,9 +261,15 @@ class World:
         self.cameras = tuple(cameras) if cameras is not None else DEFAULT_CAMERAS
         self.table_size = tuple(table_size)
         self.n_slots = n_slots
-        self.spec = compose_world(robot, n_slots, self.cameras, self.table_size, max_faces)
+        self.spec = compose_world(robot, n_slots, self.cameras, self.table_size, max_faces, meshes)
         self.model = self.spec.compile()
         m = self.model
+        #: Bank mesh name -> mesh id; empty unless compiled with ``meshes=True``.
+        self.mesh_ids: dict[str, int] = {}
+        if meshes:
+            bank_geoms = [m.geom(BANK_PREFIX + name).id for name in mesh_bank()]
+            m.geom_contype[bank_geoms] = 0
+            self.mesh_ids = {name: m.mesh(name).id for name in mesh_bank()}
         self.slot_body = np.array([m.body(f"obj{k}").id for k in range(n_slots)], int)
         self.slot_geoms = np.array(
             [[m.geom(f"obj{k}/g{j}").id for j in range(MAX_PARTS)] for k in range(n_slots)], int
@@ -313,7 +307,7 @@ class World:
         self._props: dict[tuple, _Props] = {}
 
     def props(self, obj: ObjectSpec) -> _Props:
-        key = (obj.category, obj.color, tuple(obj.size))
+        key = (obj.category, obj.color, tuple(obj.size), obj.variant)
         if key not in self._props:
             if len(self._props) > 4096:
                 self._props.clear()
@@ -327,6 +321,11 @@ class World:
             raise ValueError(f"scene has {len(spec.objects)} objects but the world has only {self.n_slots} slots")
         if spec.robot != self.robot.name:
             raise ValueError(f"scene is for robot {spec.robot!r}, world has {self.robot.name!r}")
+        if not self.mesh_ids and any(o.variant for o in spec.objects):
+            raise ValueError(
+                "scene has mesh-variant objects but this world was compiled without the mesh bank: "
+                "make it with World(..., meshes=True) (envs: object_variants='mesh' or 'mixed')"
+            )
         for k in range(self.n_slots):
             geoms, body = self.slot_geoms[k], self.slot_body[k]
             m.geom_group[geoms] = HIDDEN_GROUP
@@ -336,6 +335,8 @@ class World:
             m.geom_size[geoms] = 0.005
             m.geom_rbound[geoms] = 0.009
             m.geom_aabb[geoms] = [0, 0, 0, 0.005, 0.005, 0.005]
+            if self.mesh_ids:
+                m.geom_dataid[geoms] = -1
             if k >= len(spec.objects):
                 m.body_gravcomp[body] = 1.0
                 m.body_mass[body] = 0.1
@@ -351,6 +352,8 @@ class World:
             m.geom_rgba[g] = p.geom_rgba
             m.geom_rbound[g] = p.geom_rbound
             m.geom_aabb[g] = p.geom_aabb
+            if self.mesh_ids:
+                m.geom_dataid[g] = [self.mesh_ids[name] if name else -1 for name in p.geom_mesh]
             m.geom_group[g] = VISIBLE_GROUP
             m.geom_contype[g] = 1
             m.geom_conaffinity[g] = 3
@@ -382,7 +385,8 @@ class World:
 def build(spec: SceneSpec, max_faces: int = DEFAULT_MAX_FACES) -> tuple[World, mujoco.MjData]:
     """A world sized for ``spec`` with ``spec`` applied: ``(world, data)``; ``world.model`` is the
     ``MjModel``. Envs keep one ``World`` and call ``apply`` per scene instead (no recompiling)."""
-    world = World(spec.robot, max(1, len(spec.objects)), spec.cameras, spec.table_size, max_faces)
+    meshes = any(o.variant for o in spec.objects)
+    world = World(spec.robot, max(1, len(spec.objects)), spec.cameras, spec.table_size, max_faces, meshes)
     data = mujoco.MjData(world.model)
     world.apply(data, spec)
     return world, data

@@ -136,3 +136,69 @@ def test_stacked_objects_rest_on_their_support(sim):
                 top = base.pos[2] + CATEGORIES[base.category].support_top(base.size)
                 assert o.pos[2] == pytest.approx(top, abs=4e-3)
     assert stacked >= 5
+
+
+# --- object_variants: mesh-built shapes (assets/variants.py) ----------------------------------------
+
+
+def test_object_variants_is_checked_and_primitive_by_default():
+    assert SceneConfig().object_variants == "primitive"
+    with pytest.raises(ValueError, match="primitive.*mesh.*mixed"):
+        SceneConfig(object_variants="meshes")
+
+
+def test_primitive_scenes_and_their_records_are_as_before():
+    """The default draws no variant and writes no ``variant`` key, so records stay the same."""
+    spec = sample_scene(np.random.default_rng(4), SceneConfig(), seed=4)
+    assert all(o.variant == "" for o in spec.objects)
+    assert all("variant" not in o for o in spec.to_dict()["objects"])
+    assert "variant" not in spec.objects[0].to_dict()
+
+
+@pytest.mark.parametrize("mode", ["mesh", "mixed"])
+def test_variant_scenes_are_seeded_and_round_trip(mode):
+    from roboref.assets.variants import VARIANTS
+
+    cfg = SceneConfig(object_variants=mode, num_objects=(12, 15))
+    a = sample_scene(np.random.default_rng(9), cfg, seed=9)
+    assert a == sample_scene(np.random.default_rng(9), cfg, seed=9)
+    assert a != sample_scene(np.random.default_rng(10), cfg, seed=10)
+    assert SceneSpec.from_json(a.to_json()) == a
+    shapes = [o.variant for s in range(10) for o in sample_scene(np.random.default_rng(s), cfg).objects]
+    if mode == "mesh":
+        assert all(shapes)
+    else:
+        assert "" in shapes and any(shapes)
+    for s in range(10):
+        for o in sample_scene(np.random.default_rng(s), cfg).objects:
+            if o.variant:
+                v = next(v for v in VARIANTS[o.category] if v.name == o.variant)
+                assert o.size in v.sizes()
+
+
+def test_a_world_without_the_mesh_bank_refuses_mesh_objects(sim):
+    spec = sample_scene(np.random.default_rng(1), SceneConfig(object_variants="mesh", num_objects=(3, 3)))
+    with pytest.raises(ValueError, match="mesh bank"):
+        sim.set_scene(spec)
+
+
+def test_mesh_scenes_settle_and_stack_on_mesh_supports():
+    """Seeded mesh scenes settle on the table; stacked objects rest at their support's top."""
+    sim = Sim("ur5e", object_meshes=True)
+    try:
+        cfg = SceneConfig(num_objects=(6, 8), stack_prob=1.0, object_variants="mesh")
+        stacked = 0
+        for seed in range(16):
+            spec = sim.reset_scene(np.random.default_rng(seed), cfg)
+            for o in spec.objects:
+                if o.pos[2] > TABLE_HEIGHT + 0.005:
+                    stacked += 1
+                    base = min(spec.objects, key=lambda b: math.dist(b.pos[:2], o.pos[:2]) if b is not o else 9)
+                    assert base.variant and CATEGORIES[base.category].support_top is not None
+                    top = base.pos[2] + CATEGORIES[base.category].support_top(base.size)
+                    assert o.pos[2] == pytest.approx(top, abs=4e-3)
+                else:
+                    assert o.pos[2] == pytest.approx(TABLE_HEIGHT, abs=2e-3)
+        assert stacked >= 6
+    finally:
+        sim.close()
