@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-#: Distortion models and their coefficient counts. ROS names; RealSense and OpenCV names map on
-#: to them (``brown_conrady`` = ``plumb_bob``, ``kannala_brandt4`` = ``equidistant`` = fisheye).
+#: Distortion models (ROS names) and coefficient counts; ``_ALIASES`` maps RealSense / OpenCV names.
 #: ``inverse_brown_conrady`` is RealSense's own model (its coefficients undistort).
 DISTORTION_MODELS: dict[str, tuple[int, ...]] = {
     "none": (0,),
@@ -89,9 +88,9 @@ class CameraModel:
         src = self.source or self.name or "camera"
         model = distortion_name(self.distortion_model, src)
         coeffs = tuple(float(c) for c in self.distortion)
-        if model == "none" and any(coeffs):
-            raise CalibrationError(f"{src}: field 'distortion': non-zero coefficients with distortion model 'none'")
         if model == "none":
+            if any(coeffs):
+                raise CalibrationError(f"{src}: field 'distortion': non-zero coefficients with distortion model 'none'")
             coeffs = ()
         elif model == "plumb_bob" and len(coeffs) == 4:
             coeffs = (*coeffs, 0.0)
@@ -109,16 +108,12 @@ class CameraModel:
         object.__setattr__(self, "distortion", coeffs)
         object.__setattr__(self, "width", _positive_int(self.width, "width", src))
         object.__setattr__(self, "height", _positive_int(self.height, "height", src))
-        for name in ("fx", "fy", "cx", "cy", "skew", "depth_scale"):
-            value = float(getattr(self, name))
-            if not math.isfinite(value):
-                raise CalibrationError(f"{src}: field {name!r} is not finite ({value})")
+        for name, value in [(n, float(getattr(self, n))) for n in ("fx", "fy", "cx", "cy", "skew", "depth_scale")]:
+            if not math.isfinite(value) or (value <= 0 and name in ("fx", "fy", "depth_scale")):
+                raise CalibrationError(f"{src}: field {name!r} must be finite (and fx, fy, depth_scale > 0): {value}")
             object.__setattr__(self, name, value)
         if not all(math.isfinite(c) for c in coeffs):
             raise CalibrationError(f"{src}: field 'distortion' has a non-finite coefficient: {coeffs}")
-        for name in ("fx", "fy", "depth_scale"):
-            if getattr(self, name) <= 0:
-                raise CalibrationError(f"{src}: field {name!r} must be positive, got {getattr(self, name)}")
         if self.frame != "opencv_optical":
             raise CalibrationError(f"{src}: field 'frame': only 'opencv_optical' is supported, got {self.frame!r}")
 
@@ -126,10 +121,6 @@ class CameraModel:
     def K(self) -> np.ndarray:
         """The 3×3 intrinsic matrix (a fresh array)."""
         return np.array([[self.fx, self.skew, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.width, self.height
 
     def rescaled(self, width: int, height: int) -> CameraModel:
         """The same lens at another resolution (a resized stream of the same field of view).
