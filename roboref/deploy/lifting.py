@@ -13,6 +13,7 @@ VLM's depth encoder, for agents trained on it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +95,7 @@ def robust_depth(depth_m: np.ndarray, pixel, cfg: DepthConfig = DepthConfig()) -
     ``pixel``, and how many there were. Too few is a ``NoDepthError`` that says what was seen."""
     h, w = depth_m.shape
     u, v = float(pixel[0]), float(pixel[1])
-    col, row = int(round(u)), int(round(v))
+    col, row = math.floor(u + 0.5), math.floor(v + 0.5)  # the pixel whose square holds (u, v)
     if not (0 <= col < w and 0 <= row < h):
         raise NoDepthError(f"pixel ({u:.1f}, {v:.1f}) is outside the {w}x{h} depth image")
     r = cfg.radius
