@@ -14,7 +14,8 @@ the point's pixel ray (``mj_ray``, independent of the rendered depth). The depth
 - ``axial+z16``: the same, quantized to the 1 mm units of a RealSense z16 image, with 2 % of the
   pixels dropped to 0 (holes).
 
-Each is lifted with a single pixel (``radius=0``) and with the default disk (``DepthConfig().radius``).
+Each is lifted with a single pixel (``radius=0``), a 5-pixel disk (1) and the default disk
+(``DepthConfig().radius``, 2).
 Prints a Markdown table: 3D error in mm (median, p95, max) and how many points were refused.
 """
 
@@ -34,7 +35,7 @@ import roboref.envs  # noqa: F401
 from roboref.deploy import DepthConfig, NoDepthError, Transform, camera_from_sim, lift_point
 
 NOISES = ("clean", "axial", "axial+z16")
-RADII = (0, DepthConfig().radius)
+RADII = (0, 1, DepthConfig().radius)
 
 
 def axial_sigma(z: np.ndarray) -> np.ndarray:

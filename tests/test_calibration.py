@@ -223,6 +223,8 @@ def test_missing_and_malformed_fields_name_the_file_and_field(tmp_path):
         load_camera(write(tmp_path, "bad.yaml", "camera_matrix: [1, 2\n"))
     with pytest.raises(CalibrationError, match=r"other\.yaml: not a known calibration format"):
         load_camera(write(tmp_path, "other.yaml", "foo: 1\n"))
+    with pytest.raises(CalibrationError, match=r"principal point \(640.5, 360.2\) lies outside the 640x480 image"):
+        CameraModel(640, 480, 910.0, 910.0, 640.5, 360.2)  # a 1280x720 stream's K
     with pytest.raises(CalibrationError, match="'fx' must be finite"):
         CameraModel(640, 480, -1.0, 600.0, 320.0, 240.0)
     with pytest.raises(CalibrationError, match="unknown model 'mystery'"):
@@ -322,6 +324,15 @@ def test_matrix_files_round_trip_and_rigidity_checks(tmp_path):
     assert np.allclose(R.T @ R, np.eye(3), atol=1e-12) and np.allclose(R, T.R, atol=1e-4)
     with pytest.raises(CalibrationError, match="last row"):
         Transform("base", "cam", np.vstack([T.matrix[:3], [0, 0, 1, 1]]))
+
+
+def test_eye_in_hand_known_pose():
+    # TCP pointing straight down (UR pose: rotation vector (pi, 0, 0)), camera 5 cm along the TCP's z.
+    T_base_tcp = Transform.from_pose_vector([0.4, -0.1, 0.5, math.pi, 0.0, 0.0], "base", "tool0")
+    T_tcp_cam = Transform.from_xyz_quat([0.0, 0.0, 0.05], [0, 0, 0, 1], "tool0", "cam")
+    T = eye_in_hand(T_base_tcp, T_tcp_cam)
+    assert np.allclose(T.t, [0.4, -0.1, 0.45]) and np.allclose(T.R, np.diag([1.0, -1.0, -1.0]))
+    assert np.allclose(T.apply([0.0, 0.0, 0.3]), [0.4, -0.1, 0.15])  # 30 cm in front of the lens is below it
 
 
 def test_composition_checks_frame_names():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from roboref.deploy import (
+    CalibrationError,
     CameraModel,
     DepthConfig,
     NoDepthError,
@@ -16,6 +17,7 @@ from roboref.deploy import (
     camera_from_realsense,
     camera_from_sim,
     deproject,
+    from_static_transform_args,
     lift_point,
     project,
     relative_depth_image,
@@ -118,7 +120,7 @@ def test_sim_camera_matches_roboref_unproject(ur5e_env):
     K, T = ur5e_env.unwrapped.sim.camera_pose("agent")  # float64; the observation has float32 copies
     cam = camera_from_sim(K, 224, 224)
     assert camera_from_sim(obs) == CameraModel(
-        224, 224, *np.float32([K[0, 0], K[1, 1]]), 111.5, 111.5, depth_scale=1.0, name="sim"
+        224, 224, *np.float32([K[0, 0], K[1, 1]]), 111.5, 111.5, depth_scale=1.0, name="agent"
     )
     rng = np.random.default_rng(0)
     pts = rng.uniform(0.02, 0.98, (50, 2))
@@ -141,26 +143,44 @@ def ray_truth(env, point):
     return T[:3, 3] + dist * d, u.sim.model.geom(int(geom[0])).name
 
 
-def test_lifting_matches_sim_ground_truth(ur5e_env):
+@pytest.mark.parametrize("robot,base,seeds", [("ur5e", "robot/base", 12), ("g1", "robot/pelvis", 4)])
+def test_lifting_matches_sim_ground_truth(robot, base, seeds, request):
+    env = request.getfixturevalue(f"{robot}_env")
     errors, on_target = [], 0
-    for seed in range(12):
-        obs, _ = ur5e_env.reset(seed=seed)
-        task = ur5e_env.unwrapped.task
-        truth, geom = ray_truth(ur5e_env, task.point)
-        lp = lift_point(task.point, obs["depth"], camera_from_sim(obs), Transform("world", "agent", obs["extrinsics"]))
-        errors.append(np.linalg.norm(lp.p_base - truth))
+    for seed in range(seeds):
+        obs, _ = env.reset(seed=seed)
+        task = env.unwrapped.task
+        truth, geom = ray_truth(env, task.point)
+        T_world_cam = Transform("world", "agent", obs["extrinsics"])
+        lp = lift_point(task.point, obs["depth"], camera_from_sim(obs), T_world_cam, DepthConfig(radius=0))
+        errors.append(np.linalg.norm(lp.p_base - truth))  # one clean pixel: exact up to depth precision
         if task.kind == "location":
             on_target += geom.startswith(f"obj{task.target}/")
         # In the robot's base frame too: the base body's pose, read straight from the simulation.
-        T_base = sim_T_base_cam(ur5e_env)
-        lp_base = lift_point(task.point, obs["depth"], camera_from_sim(obs), T_base)
-        bid = ur5e_env.unwrapped.sim.model.body("robot/base").id
-        data = ur5e_env.unwrapped.sim.data
+        lp_base = lift_point(task.point, obs["depth"], camera_from_sim(obs), sim_T_base_cam(env, base_body=base))
+        data = env.unwrapped.sim.data
+        bid = env.unwrapped.sim.model.body(base).id
         truth_base = data.xmat[bid].reshape(3, 3).T @ (truth - data.xpos[bid])
-        assert lp_base.frame == "robot/base" and np.linalg.norm(lp_base.p_base - truth_base) < 0.015
+        # The default disk's median trades a few mm of bias on curved objects for noise robustness.
+        assert lp_base.frame == base and np.linalg.norm(lp_base.p_base - truth_base) < 0.015
     errors = np.array(errors)
-    assert np.median(errors) < 1e-3 and errors.max() < 0.015, errors
+    assert np.median(errors) < 5e-4 and errors.max() < 0.01, errors
     assert on_target >= 1
+
+
+def test_frame_names_must_agree():
+    cam = CameraModel(64, 48, 50.0, 50.0, 31.5, 23.5, name="camera_color_optical_frame")
+    depth = np.full((48, 64), 0.8, np.float32)
+    link = Transform.from_xyz_ypr([0.5, 0.0, 0.4], 0.0, 0.5, 0.0, "base_link", "camera_link")
+    with pytest.raises(CalibrationError, match="ends in frame 'camera_link'.*'camera_color_optical_frame'"):
+        lift_point((0.5, 0.5), depth, cam, link)
+    optical = from_static_transform_args(
+        "0 0 0 -1.5707963267948966 0 -1.5707963267948966 camera_link camera_color_optical_frame"
+    )
+    lp = lift_point((0.5, 0.5), depth, cam, link @ optical)
+    # The optical z axis is camera_link's x axis: 0.8 m straight ahead of the link, pitched down 0.5 rad.
+    assert np.allclose(lp.p_base, [0.5 + 0.8 * math.cos(0.5), 0.0, 0.4 - 0.8 * math.sin(0.5)])
+    assert lift_point((0.5, 0.5), depth, cam, link, check_frames=False).frame == "base_link"
 
 
 def test_frame_flip_is_caught(ur5e_env):
@@ -182,8 +202,11 @@ def test_frame_flip_is_caught(ur5e_env):
         "MuJoCo axes": (point, T_mj),
     }
     for name, (p, T_flip) in flips.items():
-        bad = lift_point(p, obs["depth"], cam, Transform("world", "agent", T_flip))
-        assert np.linalg.norm(bad.p_base - truth) > 0.05, name
+        try:
+            bad = lift_point(p, obs["depth"], cam, Transform("world", "agent", T_flip)).p_base
+        except NoDepthError:  # the mirrored point fell off the table: beyond `far`, refused
+            continue
+        assert np.linalg.norm(bad - truth) > 0.05, name
     # And in the camera frame: right of the principal point is +x, below it is +y.
     right_low = lift_point((0.9, 0.9), np.ones((224, 224), np.float32), cam)
     assert right_low.p_cam[0] > 0 and right_low.p_cam[1] > 0

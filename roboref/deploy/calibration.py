@@ -113,6 +113,11 @@ class CameraModel:
             raise CalibrationError(f"{src}: field 'distortion' has a non-finite coefficient: {coeffs}")
         if self.frame != "opencv_optical":
             raise CalibrationError(f"{src}: field 'frame': only 'opencv_optical' is supported, got {self.frame!r}")
+        if not (0 <= self.cx <= self.width and 0 <= self.cy <= self.height):
+            raise CalibrationError(
+                f"{src}: field 'cx'/'cy': principal point ({self.cx}, {self.cy}) lies outside the "
+                f"{self.width}x{self.height} image (width and height swapped, or K of another stream?)"
+            )
 
     @property
     def K(self) -> np.ndarray:
@@ -192,7 +197,7 @@ def camera_from_ros(d: Mapping[str, Any], source: str = "CameraInfo", rectified:
     msg = "k" in d and "camera_matrix" not in d
     width = need_field(d, "width" if msg else "image_width", src)
     height = need_field(d, "height" if msg else "image_height", src)
-    name = str(d.get("camera_name") or (d.get("header") or {}).get("frame_id") or "")
+    name = str((d.get("header") or {}).get("frame_id") or d.get("camera_name") or "")
     if rectified:
         P = as_matrix(need_field(d, "p" if msg else "projection_matrix", src), (3, 4), src, "projection_matrix")
         kf, model, coeffs = _k_fields(P[:, :3], src, "projection_matrix"), "none", ()
@@ -295,10 +300,13 @@ def camera_from_realsense(intrinsics: Any, depth_scale: float = 0.001, source: s
     )
 
 
-def camera_from_sim(observation: Mapping[str, Any] | np.ndarray, width: int = 0, height: int = 0) -> CameraModel:
+def camera_from_sim(
+    observation: Mapping[str, Any] | np.ndarray, width: int = 0, height: int = 0, name: str = "agent"
+) -> CameraModel:
     """A roboref sim camera, from an env observation (``intrinsics`` and the image size) or from
     ``K`` with its size. The sim's K uses continuous pixel coordinates; this shifts the principal
-    point by half a pixel into the OpenCV convention. Its depth is float metres (``depth_scale=1``)."""
+    point by half a pixel into the OpenCV convention. Its depth is float metres (``depth_scale=1``).
+    ``name`` is the model camera's (``agent``, as ``sim_T_base_cam`` names the frame)."""
     if isinstance(observation, Mapping):
         K = as_matrix(need_field(observation, "intrinsics", "observation"), (3, 3), "observation", "intrinsics")
         height, width = np.asarray(need_field(observation, "depth", "observation", "rgb")).shape[:2]
@@ -307,7 +315,7 @@ def camera_from_sim(observation: Mapping[str, Any] | np.ndarray, width: int = 0,
     kf = _k_fields(K.astype(float), "sim camera", "intrinsics")
     kf["cx"] -= 0.5
     kf["cy"] -= 0.5
-    return CameraModel(width=width, height=height, **kf, depth_scale=1.0, name="sim", source="sim camera")
+    return CameraModel(width=width, height=height, **kf, depth_scale=1.0, name=name, source="sim camera")
 
 
 def load_camera(path: str | Path, kind: str = "auto", rectified: bool = False, depth_scale: float | None = None):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from roboref.deploy.calibration import CameraModel
+from roboref.deploy.calibration import CalibrationError, CameraModel
 from roboref.deploy.extrinsics import Transform
 
 
@@ -30,7 +30,7 @@ class NoDepthError(ValueError):
 class DepthConfig:
     """How depth is read around a point: a disk of ``radius`` pixels, values in ``[near, far]`` m."""
 
-    radius: int = 3
+    radius: int = 2  # at 224² in sim 1 px is ~6 mm at 1 m; benchmarks/lifting_error.py compares radii
     near: float = 0.1
     far: float = 3.0
     min_valid: int = 1  # fewer valid pixels than this in the disk is a refusal
@@ -253,9 +253,21 @@ def lift_point(
     cam: CameraModel,
     T_base_cam: Transform | None = None,
     cfg: DepthConfig = DepthConfig(),
+    check_frames: bool = True,
 ) -> LiftedPoint:
     """A normalized point on the colour image -> a 3D target in ``T_base_cam.parent`` (or the camera
-    frame when no transform is given). Raises ``NoDepthError`` when the depth around it is unusable."""
+    frame when no transform is given). Raises ``NoDepthError`` when the depth around it is unusable.
+
+    ``check_frames``: when the camera model and the transform both name their frame, they must be
+    the same frame — a hand-eye result to ``camera_link`` applied to optical-frame points is off by a
+    90° rotation, the classic sim-to-real mistake."""
+    if check_frames and T_base_cam is not None and cam.name and T_base_cam.child != cam.name:
+        raise CalibrationError(
+            f"{T_base_cam.name} ends in frame {T_base_cam.child!r} but the camera model's points are in "
+            f"{cam.name!r}; compose it with T_{T_base_cam.child}_{cam.name} (e.g. a camera_link -> optical "
+            "static transform), or if both name the same optical frame set the camera's name "
+            "(dataclasses.replace(cam, name=...)) or pass check_frames=False"
+        )
     pixel = point_to_pixel(point, cam)
     z, n = robust_depth(depth_in_metres(depth, cam), pixel, cfg)
     p_cam = deproject(pixel, [z], cam)[0]
