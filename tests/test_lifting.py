@@ -115,6 +115,16 @@ def test_robust_depth_median_and_refusals():
             lift_point(bad, depth, cam)
 
 
+def test_robust_depth_keeps_to_the_surface_under_the_point():
+    depth = np.full((40, 40), 1.2)
+    depth[:, 18:20] = 0.6  # a thin object (2 px wide) in front of the table
+    pixel = (19.0, 20.0)  # on the object: 12 of the disk's 29 pixels
+    assert robust_depth(depth, pixel, DepthConfig(radius=3))[0] == 0.6
+    assert robust_depth(depth, pixel, DepthConfig(radius=3, surface_tol=None))[0] == 1.2  # plain median
+    depth[20, 19] = 0.9  # a flying pixel between the two surfaces: the plain median decides
+    assert robust_depth(depth, pixel, DepthConfig(radius=3))[0] == 1.2
+
+
 def test_sim_camera_matches_roboref_unproject(ur5e_env):
     obs, _ = ur5e_env.reset(seed=3)
     K, T = ur5e_env.unwrapped.sim.camera_pose("agent")  # float64; the observation has float32 copies

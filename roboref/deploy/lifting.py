@@ -34,10 +34,16 @@ class DepthConfig:
     near: float = 0.1
     far: float = 3.0
     min_valid: int = 1  # fewer valid pixels than this in the disk is a refusal
+    #: Keep to the surface under the point: with a valid centre pixel, only disk pixels within this
+    #: many metres of it enter the median (a disk across an object's edge otherwise mixes in the
+    #: background). None: the plain median of the disk.
+    surface_tol: float | None = 0.02
 
     def __post_init__(self):
         if self.radius < 0 or self.min_valid < 1:
             raise ValueError(f"radius must be >= 0 and min_valid >= 1, got {self.radius}, {self.min_valid}")
+        if self.surface_tol is not None and not self.surface_tol > 0:
+            raise ValueError(f"surface_tol must be positive or None, got {self.surface_tol}")
         if not 0.0 <= self.near < self.far:
             raise ValueError(f"need 0 <= near < far, got near={self.near}, far={self.far}")
 
@@ -92,7 +98,8 @@ def depth_in_metres(depth: np.ndarray, cam: CameraModel) -> np.ndarray:
 
 def robust_depth(depth_m: np.ndarray, pixel, cfg: DepthConfig = DepthConfig()) -> tuple[float, int]:
     """Median of the valid depths (finite, > 0, in ``[near, far]``) within ``cfg.radius`` pixels of
-    ``pixel``, and how many there were. Too few is a ``NoDepthError`` that says what was seen."""
+    ``pixel`` (those on the centre pixel's surface, ``cfg.surface_tol``), and how many were used.
+    Too few is a ``NoDepthError`` that says what was seen."""
     h, w = depth_m.shape
     u, v = float(pixel[0]), float(pixel[1])
     col, row = math.floor(u + 0.5), math.floor(v + 0.5)  # the pixel whose square holds (u, v)
@@ -117,7 +124,13 @@ def robust_depth(depth_m: np.ndarray, pixel, cfg: DepthConfig = DepthConfig()) -
             f"no valid depth within {r} px of pixel ({u:.1f}, {v:.1f}): {n} of {vals.size} pixels in "
             f"[{cfg.near}, {cfg.far}] m, {int((vals == 0).sum())} zero{hint}; refusing to lift the point"
         )
-    return float(np.median(vals[ok])), n
+    good = vals[ok]
+    centre = depth_m[row, col]
+    if cfg.surface_tol is not None and np.isfinite(centre) and cfg.near <= centre <= cfg.far and centre > 0:
+        same = good[np.abs(good - centre) <= cfg.surface_tol]
+        if same.size >= max(cfg.min_valid, math.ceil(n / 3)):  # else the centre is a lone (flying) pixel
+            good = same
+    return float(np.median(good)), int(good.size)
 
 
 # --- distortion ---------------------------------------------------------------------------------------
