@@ -188,23 +188,32 @@ def undistort(xy_d: np.ndarray, cam: CameraModel, iterations: int = 20, tol: flo
         dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
         x, y = (x0 - dx) * icdist, (y0 - dy) * icdist
     xy = np.column_stack([x, y])
-    eps = 1e-7
-    for _ in range(iterations):  # Newton refinement with a finite-difference Jacobian
-        res = distort(xy, cam) - xy_d
-        if np.abs(res).max() < tol:
-            break
-        jx = (distort(xy + [eps, 0.0], cam) - distort(xy - [eps, 0.0], cam)) / (2 * eps)
-        jy = (distort(xy + [0.0, eps], cam) - distort(xy - [0.0, eps], cam)) / (2 * eps)
-        J = np.stack([jx, jy], axis=-1)  # (N, 2, 2): columns d/dx, d/dy
-        xy = xy - np.linalg.solve(J, res[..., None])[..., 0]
-    res = np.abs(distort(xy, cam) - xy_d).max(axis=1)
-    if not np.all(np.isfinite(xy)) or np.any(res > 1e-6):
+    with np.errstate(all="ignore"):
+        for _ in range(iterations):  # Newton refinement
+            res = distort(xy, cam) - xy_d
+            if not np.abs(res).max() >= tol:  # converged (or NaN: reported below)
+                break
+            try:
+                xy = xy - np.linalg.solve(_jacobian(xy, cam), res[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                break
+        res = np.abs(distort(xy, cam) - xy_d).max(axis=1)
+        # A root where the lens model folds back (d r_d / d r <= 0) is not the image point's ray.
+        res[~(np.linalg.det(_jacobian(xy, cam)) > 0)] = np.inf
+    if not np.all(np.isfinite(xy)) or not np.all(res <= 1e-6):
         bad = int(np.argmax(np.where(np.isfinite(res), res, np.inf)))
         raise ValueError(
             f"undistortion did not converge at normalized point {xy_d[bad].tolist()} (residual {res[bad]:.2g}): "
             "the point is outside the range where this lens model is invertible"
         )
     return xy
+
+
+def _jacobian(xy: np.ndarray, cam: CameraModel, eps: float = 1e-7) -> np.ndarray:
+    """(N, 2, 2) central-difference Jacobian of ``distort``; columns are d/dx and d/dy."""
+    jx = (distort(xy + [eps, 0.0], cam) - distort(xy - [eps, 0.0], cam)) / (2 * eps)
+    jy = (distort(xy + [0.0, eps], cam) - distort(xy - [0.0, eps], cam)) / (2 * eps)
+    return np.stack([jx, jy], axis=-1)
 
 
 def _undistort_equidistant(xy_d: np.ndarray, c, iterations: int, tol: float) -> np.ndarray:
