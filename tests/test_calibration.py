@@ -2,6 +2,7 @@
 way its tool writes it, round trips, and the clear errors a malformed calibration must give."""
 
 import json
+import logging
 import math
 
 import numpy as np
@@ -19,6 +20,7 @@ from roboref.deploy import (
     load_easy_handeye,
     load_transform,
     save_camera,
+    save_easy_handeye,
     save_transform,
 )
 
@@ -234,12 +236,14 @@ def test_missing_and_malformed_fields_name_the_file_and_field(tmp_path):
                                "model": "modified_brown_conrady", "coeffs": [0.1] * 5})  # fmt: skip
 
 
-def test_stream_size_mismatch_refuses_or_rescales_explicitly():
+def test_stream_size_mismatch_refuses_or_rescales_explicitly(caplog):
     cam = CameraModel(1280, 720, 910.0, 910.0, 639.5, 359.5, distortion_model="plumb_bob", distortion=PLUMB)
     assert cam.for_stream(1280, 720) is cam
     with pytest.raises(CalibrationError, match=r"1280x720 but the stream is 640x360; refusing.*on_mismatch='rescale'"):
         cam.for_stream(640, 360)
-    half = cam.for_stream(640, 360, on_mismatch="rescale")
+    with caplog.at_level(logging.WARNING, logger="roboref.deploy.calibration"):
+        half = cam.for_stream(640, 360, on_mismatch="rescale")
+    assert "stream is 640x360: rescaling K" in caplog.text  # says what it did
     # Pixel-centre convention: the image centre (639.5, 359.5) at full size is (319.5, 179.5) at half.
     assert (half.fx, half.cx, half.cy, half.distortion) == (455.0, 319.5, 179.5, cam.distortion)
     with pytest.raises(CalibrationError, match="aspect ratio changes"):
@@ -289,6 +293,13 @@ def test_easy_handeye_eye_in_hand_and_eye_to_hand(tmp_path):
     he2 = load_easy_handeye(write(tmp_path, "he2.yaml", HANDEYE2))
     assert not he2.eye_in_hand and he2.transform.name == "T_base_link_camera_link"
     assert np.allclose(Rotation.from_matrix(he2.transform.R).as_rotvec(), [0, math.pi / 4, 0], atol=1e-6)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_easy_handeye_round_trip(tmp_path, flag):
+    he = load_easy_handeye(write(tmp_path, "he.yaml", HANDEYE.format(flag=str(flag).lower())))
+    back = load_easy_handeye(save_easy_handeye(he, tmp_path / "back.yaml"))
+    assert back.eye_in_hand == flag and back.transform.allclose(he.transform, atol=1e-12)
 
 
 def test_easy_handeye_errors_name_the_field(tmp_path):
@@ -360,6 +371,7 @@ def test_static_transform_publisher_arguments():
         "--frame-id camera_link --child-frame-id camera_optical"
     )
     assert T2.allclose(T, atol=1e-12)
+    assert from_static_transform_args(T.to_static_transform_args()).allclose(T, atol=1e-12)  # round trip
     with pytest.raises(CalibrationError, match="got 5 arguments"):
         from_static_transform_args("0 0 0 base cam")
     with pytest.raises(CalibrationError, match="'child-frame-id'.* is missing"):

@@ -20,6 +20,7 @@ from roboref.deploy.extrinsics import (
     from_static_transform_args,
     load_easy_handeye,
     load_transform,
+    save_easy_handeye,
     save_transform,
     sim_T_base_cam,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "project",
     "relative_depth_image",
     "save_camera",
+    "save_easy_handeye",
     "save_transform",
     "sim_T_base_cam",
 ]

@@ -14,6 +14,7 @@ z forward). Depth: a raw integer image times ``depth_scale`` is metres; a float 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +25,8 @@ import numpy as np
 import yaml
 
 from roboref.deploy.fileformats import CalibrationError, as_matrix, need_field, positive_int, read_mapping
+
+_log = logging.getLogger(__name__)
 
 #: Distortion models (ROS names) and coefficient counts; ``_ALIASES`` maps RealSense / OpenCV names.
 #: ``inverse_brown_conrady`` is RealSense's own model (its coefficients undistort).
@@ -155,6 +158,10 @@ class CameraModel:
         if (width, height) == (self.width, self.height):
             return self
         if on_mismatch == "rescale":
+            _log.warning(
+                "%s: calibrated for %dx%d, stream is %dx%d: rescaling K (on_mismatch='rescale')",
+                self.source or "camera", self.width, self.height, width, height,
+            )  # fmt: skip
             return self.rescaled(width, height)
         raise CalibrationError(
             f"{self.source or 'camera'}: field 'width'/'height': calibrated for {self.width}x{self.height} but the "

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from scipy.spatial.transform import Rotation
 
 from roboref.deploy.fileformats import CalibrationError, need_field, read_mapping
@@ -118,6 +119,11 @@ class Transform:
 
     def to_dict(self) -> dict[str, Any]:
         return {"parent": self.parent, "child": self.child, "matrix": self.matrix.tolist()}
+
+    def to_static_transform_args(self) -> str:
+        """``x y z qx qy qz qw frame_id child_frame_id``, for tf2's ``static_transform_publisher``."""
+        nums = [*self.matrix[:3, 3], *self.quaternion_xyzw()]
+        return " ".join(repr(float(v)) for v in nums) + f" {self.parent} {self.child}"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "") -> Transform:
@@ -234,6 +240,22 @@ def load_easy_handeye(path: str | Path) -> HandEye:
     except (TypeError, ValueError):
         raise CalibrationError(f"{src}: field 'transformation' has a non-numeric value: {xyz + q}") from None
     return HandEye(Transform.from_xyz_quat(xyz_f, q_f, parent, child, source=src), eye_in_hand=flag)
+
+
+def save_easy_handeye(he: HandEye, path: str | Path) -> Path:
+    """Write ``he`` in easy_handeye's (ROS 1) result format, which ``load_easy_handeye`` reads back."""
+    T = he.transform
+    x, y, z = (float(v) for v in T.t)
+    qx, qy, qz, qw = (float(v) for v in T.quaternion_xyzw())
+    d = {
+        "eye_on_hand": he.eye_in_hand,
+        "robot_effector_frame" if he.eye_in_hand else "robot_base_frame": T.parent,
+        "tracking_base_frame": T.child,
+        "transformation": {"x": x, "y": y, "z": z, "qx": qx, "qy": qy, "qz": qz, "qw": qw},
+    }
+    p = Path(path)
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    return p
 
 
 def load_transform(path: str | Path, parent: str | None = None, child: str | None = None) -> Transform:
