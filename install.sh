@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PKGS="libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 libglvnd0"
+PKGS="libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 libglvnd0 libusb-1.0-0"
 if command -v apt-get >/dev/null 2>&1; then
   missing=""
   for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
