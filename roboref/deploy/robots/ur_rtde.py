@@ -217,6 +217,7 @@ class URRtdeRobot:
         if not accepted:
             raise RobotError(f"UR {self.host}: {what} was not accepted by the controller")
         end = time.monotonic() + float(timeout)
+        finished = False
         while True:
             if not self._connected():
                 self.stop()
@@ -225,8 +226,11 @@ class URRtdeRobot:
                 raise ProtectiveStopError(f"UR {self.host}: protective stop during {what}; clear it on the pendant")
             if self.rtde_r.isEmergencyStopped():
                 raise RobotError(f"UR {self.host}: emergency stop during {what}")
-            if self.rtde_c.getAsyncOperationProgress() < 0:
+            if finished:  # checked once more after the end: a stop also ends the operation
                 return
+            finished = self.rtde_c.getAsyncOperationProgress() < 0
+            if finished:
+                continue
             if time.monotonic() > end:
                 self.stop()
                 raise MotionTimeout(f"UR {self.host}: {what} did not finish within {timeout:.1f} s; stopped")
