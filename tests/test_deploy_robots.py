@@ -338,3 +338,129 @@ def test_unitree_stub_crc_matches_the_sdk():
     cmd.motor_cmd[29].q, cmd.motor_cmd[22].q, cmd.motor_cmd[22].kp, cmd.motor_cmd[22].kd = 0.5, -1.25, 60.0, 1.5
     cmd.mode_machine = 5
     assert unitree_stub.CRC().Crc(cmd) == 3471662971
+
+
+# --- Unitree G1 over the (stubbed) SDK channels ---------------------------------------------------
+@pytest.fixture
+def g1():
+    from roboref.deploy.robots.unitree_g1 import UnitreeG1Robot
+
+    unitree_stub.reset_bus()
+    bot = unitree_stub.StubG1(domain=1).start(0.002)
+
+    def make(**kw):
+        kw = {"simulated": True, "sdk": unitree_stub.stub_sdk(), "control_dt": 0.005, "ramp_time": 0.05, **kw}
+        return UnitreeG1Robot(state_timeout=0.2, connect_timeout=0.5, **kw)
+
+    yield bot, make
+    bot.stop()
+    unitree_stub.reset_bus()
+
+
+def test_g1_ramps_the_arm_sdk_weight_and_signs_every_command(g1):
+    bot, make = g1
+    robot = make()
+    assert robot.domain == 1 and make(simulated=False).domain == 0
+    robot.connect()
+    try:
+        assert isinstance(robot, RobotAdapter)
+        ramp = bot.weights[: bot.weights.index(1.0) + 1]
+        assert len(ramp) >= 5 and ramp[0] < 0.5 and np.all(np.diff(ramp) >= 0)
+        q = robot.state().joints
+        goal = q.copy()
+        goal[6] += 0.3  # the elbow (waist 3 + shoulder 3 first)
+        robot.move_joints(goal, 2.0, 4.0, 5.0)
+        assert np.allclose(robot.state().joints, goal, atol=0.03)
+        assert bot.q[25] == pytest.approx(goal[6], abs=0.03), "right elbow is motor 25"
+    finally:
+        robot.close()
+    assert bot.weights[-1] == 0.0, "close hands the arm back (weight ramped to 0)"
+    assert bot.bad_crc == 0 and len(bot.weights) > 20
+
+
+def test_g1_stub_rejects_a_bad_crc(g1):
+    bot, _ = g1
+    cmd = unitree_stub.LowCmd_()
+    cmd.motor_cmd[29].q = 1.0
+    cmd.crc = unitree_stub.CRC().Crc(cmd) ^ 1
+    pub = unitree_stub.ChannelPublisher("rt/arm_sdk", unitree_stub.LowCmd_)
+    pub.Init()
+    pub.Write(cmd)
+    assert bot.bad_crc == 1 and not bot.weights
+
+
+def test_g1_on_the_wrong_dds_domain_says_so(g1):
+    _, make = g1
+    with pytest.raises(ConnectionLostError, match="DDS domain 0.*the real robot"):
+        make(simulated=False).connect()
+
+
+def test_g1_dex3_commands_in_the_sdk_motor_order(g1):
+    from roboref.deploy.robots.dex3 import to_motor_order, width_to_q
+
+    bot, make = g1
+    robot = make(arm="left")
+    robot.connect()
+    try:
+        width = robot.gripper(0.0, 1.0, 10.0)
+        cmd = bot.hand_cmds["left"][-1]
+        want = to_motor_order("left", width_to_q("left", 0.0))
+        assert [m.q for m in cmd.motor_cmd] == pytest.approx(list(want))
+        assert [m.mode for m in cmd.motor_cmd] == [i | 0x10 for i in range(7)]
+        assert width == pytest.approx(0.0, abs=1e-6) and not bot.hand_cmds["right"]
+        # left hand: middle before index in the SDK's order
+        assert want[3] == width_to_q("left", 0.0)[5]
+    finally:
+        robot.close()
+
+
+def test_g1_link_lost_mid_move_stops_and_latches_the_layer(g1, tmp_path):
+    bot, make = g1
+    robot = make()
+    robot.connect()
+    layer = SafetyLayer(robot, SafetyConfig(max_joint_jump=3.0), tmp_path / "log.jsonl")
+    try:
+        bot.drop_after = len(bot.weights) + 5
+        goal = robot.state().joints
+        goal[6] += 0.8
+        with pytest.raises(ConnectionLostError, match="during a move"):
+            layer.move_joints(goal, 0.5)
+        assert layer.latched
+        rec = read_log(tmp_path / "log.jsonl")[-1]
+        assert rec["result"] == "error" and rec["after"]["safety"] == "disconnected"
+    finally:
+        robot.close()
+
+
+def test_g1_kinematics_match_the_sim_stand_in(g1):
+    import mujoco
+
+    _, make = g1
+    real = make()
+    sim = SimRobot("g1")
+    assert real.specs.joint_names == sim.specs.joint_names
+    for q in real.specs.ready_path:
+        sim.sim.data.qpos[sim.b.arm.qadr] = q
+        mujoco.mj_forward(sim.sim.model, sim.sim.data)
+        assert np.allclose(real._fk(q), sim.state().tcp, atol=1e-6)
+    assert len(real.specs.ready_path) == 2
+    T = real._fk(real.specs.ready_path[-1])
+    assert T[2, 3] == pytest.approx(0.75 + 0.2 - 0.79, abs=0.003), "palm 20 cm over the table (pelvis frame)"
+
+
+def test_g1_goes_ready_and_moves_the_palm_in_a_straight_line(g1):
+    bot, make = g1
+    robot = make()
+    robot.connect()
+    try:
+        for q in robot.specs.ready_path:
+            robot.move_joints(q, 3.0, 6.0, 10.0)
+        start = robot.state().tcp
+        goal = start.copy()
+        goal[2, 3] -= 0.04
+        robot.move_to_pose(goal, 0.2, 1.0, 10.0)
+        end = robot.state().tcp
+        assert np.linalg.norm(end[:3, 3] - goal[:3, 3]) < 0.01
+        assert bot.bad_crc == 0
+    finally:
+        robot.close()

@@ -224,6 +224,8 @@ class StubG1:
         self.q = np.zeros(35) if q0 is None else np.asarray(q0, float).copy()
         self.hand_q = {"left": np.zeros(7), "right": np.zeros(7)}
         self.track, self.weights, self.bad_crc, self.alive = track, [], 0, True
+        #: stop answering (a lost link) after this many arm commands
+        self.drop_after: int | None = None
         self.hand_cmds: dict[str, list] = {"left": [], "right": []}
         self.state_pub = ChannelPublisher("rt/lowstate", LowState_)
         self.state_pub.Init()
@@ -281,6 +283,8 @@ class StubG1:
             return
         w = float(np.clip(cmd.motor_cmd[29].q, 0.0, 1.0))
         self.weights.append(w)
+        if self.drop_after is not None and len(self.weights) >= self.drop_after:
+            self.alive = False
         with self.lock:
             for i in range(12, 29):
                 m = cmd.motor_cmd[i]

@@ -125,7 +125,11 @@ class UnitreeG1Robot:
         m = self.ik.model
         limits = np.array([m.jnt_range[m.joint(ROBOT_PREFIX + n).id] for n in names], float)
         pelvis = self.ik.configuration.data.body(ROBOT_PREFIX + "pelvis")
-        self._home = m.key(f"{ROBOT_PREFIX}home").qpos.copy()
+        home = m.key(f"{ROBOT_PREFIX}home").qpos.copy()
+        for j in np.flatnonzero(m.jnt_limited):  # the key's hand joints sit a hair past their limits
+            a = m.jnt_qposadr[j]
+            home[a] = np.clip(home[a], *m.jnt_range[j])
+        self._home = home
         self.ik.configuration.update(self._home)
         self.T_world_base = pose_matrix(pelvis.xpos, pelvis.xmat.reshape(3, 3))
         self.specs = RobotSpecs(
@@ -141,7 +145,7 @@ class UnitreeG1Robot:
             ready_path=self._ready_path(),
             grasp_offset=(-0.01, 0.0, -0.015),
         )
-        self._lock = threading.Lock()
+        self._lock, self._pub_lock = threading.Lock(), threading.Lock()
         self._low = self._hand = None
         self._low_t = self._hand_t = -math.inf
         self._target: np.ndarray | None = None
@@ -176,7 +180,9 @@ class UnitreeG1Robot:
         over = np.array([-0.3, -0.2 * sign, TABLE_HEIGHT + 0.2])
         q_full, s1 = self.ik.solve(self._home, via, None)
         q_full, s2 = self.ik.solve(q_full, over, palm_down(self.side))
-        return (s1.q, s2.q) if s1.converged and s2.converged else ()
+        if not (s1.converged and s2.converged):
+            raise RuntimeError(f"G1 {self.side}: no IK solution for the ready waypoints (model changed?)")
+        return (s1.q, s2.q)
 
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> None:
@@ -235,6 +241,7 @@ class UnitreeG1Robot:
         n = max(1, round(self.ramp_time / self.control_dt))
         for i in range(1, n + 1):
             self._weight = start + (to - start) * i / n
+            self._publish_arm()  # every ramp step goes out, whatever the streamer's timing
             time.sleep(self.control_dt)
 
     def _stream_loop(self) -> None:
@@ -247,13 +254,14 @@ class UnitreeG1Robot:
             target = None if self._target is None else self._target.copy()
         if target is None:
             return
-        cmd = self._cmd
-        cmd.motor_cmd[WEIGHT].q = float(self._weight)
-        for m, q in zip(self.motors, target, strict=True):
-            mc = cmd.motor_cmd[m]
-            mc.q, mc.dq, mc.tau, mc.kp, mc.kd = float(q), 0.0, 0.0, self.kp, self.kd
-        cmd.crc = self.crc.Crc(cmd)
-        self.arm_pub.Write(cmd)
+        with self._pub_lock:  # the streamer and the ramp share one message
+            cmd = self._cmd
+            cmd.motor_cmd[WEIGHT].q = float(self._weight)
+            for m, q in zip(self.motors, target, strict=True):
+                mc = cmd.motor_cmd[m]
+                mc.q, mc.dq, mc.tau, mc.kp, mc.kd = float(q), 0.0, 0.0, self.kp, self.kd
+            cmd.crc = self.crc.Crc(cmd)
+            self.arm_pub.Write(cmd)
 
     # --- state --------------------------------------------------------------------------------
     def _measured(self) -> np.ndarray:
@@ -354,8 +362,9 @@ class UnitreeG1Robot:
     def stop(self) -> None:
         """Hold the last measured pose."""
         if self._low is not None:
+            q = self._measured()  # takes the lock itself
             with self._lock:
-                self._target = self._measured()
+                self._target = q
 
     def gripper(self, width: float, speed: float, force: float) -> float:
         self._ready()
