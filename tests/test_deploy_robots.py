@@ -464,3 +464,52 @@ def test_g1_goes_ready_and_moves_the_palm_in_a_straight_line(g1):
         assert bot.bad_crc == 0
     finally:
         robot.close()
+
+
+def test_g1_shadow_mode_only_listens(g1):
+    bot, make = g1
+    robot = make(read_only=True)
+    robot.connect()
+    assert robot.state().safety == "normal" and robot.state().joints.shape == (10,)
+    with pytest.raises(RobotError, match="read-only"):
+        robot.gripper(0.0, 0.1, 5.0)
+    robot.close()
+    assert not bot.weights and not bot.hand_cmds["right"]
+    fake = FakeRobot(specs=robot.specs)  # a dry run with the G1's specs
+    assert fake.state().joints.shape == (10,)
+
+
+@pytest.mark.hardware
+def test_ur_hardware_state_read_only():
+    """On a real UR5e: ROBOREF_UR_HOST=<ip> pytest -m hardware (reads only, moves nothing)."""
+    import os
+
+    host = os.environ.get("ROBOREF_UR_HOST")
+    if not host:
+        pytest.skip("set ROBOREF_UR_HOST to the robot's address")
+    robot = URRtdeRobot(host, read_only=True)
+    robot.connect()
+    try:
+        s = robot.state()
+        assert s.safety in ("normal", "protective_stop", "emergency_stop") and s.joints.shape == (6,)
+        assert np.isfinite(s.tcp).all()
+    finally:
+        robot.close()
+
+
+@pytest.mark.hardware
+def test_g1_hardware_state_read_only():
+    """On a real G1 (DDS domain 0): ROBOREF_G1_IFACE=<nic> pytest -m hardware (listens only)."""
+    import os
+
+    from roboref.deploy.robots.unitree_g1 import UnitreeG1Robot
+
+    iface = os.environ.get("ROBOREF_G1_IFACE")
+    if not iface:
+        pytest.skip("set ROBOREF_G1_IFACE to the network interface wired to the robot")
+    robot = UnitreeG1Robot(read_only=True, network_interface=iface)
+    robot.connect()
+    try:
+        assert robot.state().safety == "normal"
+    finally:
+        robot.close()

@@ -72,6 +72,12 @@ class FakeRobot:
     clock: float = 0.0
     _armed: list[Injection] = field(default_factory=list)
 
+    def __post_init__(self):
+        """Specs of another robot (e.g. a G1 arm's): start at the end of its ready path."""
+        if self.joints.shape != (self.specs.dof,):
+            path = self.specs.ready_path
+            self.joints = np.array(path[-1], float) if path else np.zeros(self.specs.dof)
+
     # --- failure injection ------------------------------------------------------------------
     def inject_protective_stop(self, after: int = 0) -> None:
         """The ``after``-th next command triggers a protective stop (it stays until

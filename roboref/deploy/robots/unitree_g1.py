@@ -14,6 +14,7 @@ following unitree_sdk2_python's ``g1_arm7_sdk_dds_example``:
   ``disconnected`` (and stops any move).
 - Dex3: ``HandCmd_`` on ``rt/dex3/<side>/cmd`` (7 motors in the SDK's per-side order, mode byte
   = motor id | status 0x01 << 4), ``HandState_`` from ``rt/dex3/<side>/state``.
+- ``read_only=True`` (``mode=shadow``) only subscribes: no publisher is ever made.
 - IK and FK: mink on the same MJCF as the sim (``ArmIK``, pelvis fixed), so poses, joint order and
   the base frame (pelvis) match ``SimRobot('g1')``.
 
@@ -98,6 +99,7 @@ class UnitreeG1Robot:
         self,
         arm: str = "right",
         simulated: bool = False,
+        read_only: bool = False,
         domain: int | None = None,
         network_interface: str | None = None,
         sdk: SimpleNamespace | None = None,
@@ -113,6 +115,7 @@ class UnitreeG1Robot:
         if arm not in ("left", "right"):
             raise ValueError(f"UnitreeG1Robot: arm must be 'left' or 'right', got {arm!r}")
         self.side = arm
+        self.read_only = read_only
         self.domain = domain if domain is not None else (1 if simulated else 0)
         self.network_interface = network_interface
         self.sdk = sdk
@@ -193,10 +196,11 @@ class UnitreeG1Robot:
             sdk.ChannelFactoryInitialize(self.domain)
         self.crc = sdk.CRC()
         self._cmd, self._hand_cmd = sdk.new_low_cmd(), sdk.new_hand_cmd()
-        self.arm_pub = sdk.ChannelPublisher("rt/arm_sdk", sdk.LowCmd_)
-        self.arm_pub.Init()
-        self.hand_pub = sdk.ChannelPublisher(f"rt/dex3/{self.side}/cmd", sdk.HandCmd_)
-        self.hand_pub.Init()
+        if not self.read_only:  # shadow mode: subscribers only, nothing is ever published
+            self.arm_pub = sdk.ChannelPublisher("rt/arm_sdk", sdk.LowCmd_)
+            self.arm_pub.Init()
+            self.hand_pub = sdk.ChannelPublisher(f"rt/dex3/{self.side}/cmd", sdk.HandCmd_)
+            self.hand_pub.Init()
         self.low_sub = sdk.ChannelSubscriber("rt/lowstate", sdk.LowState_)
         self.low_sub.Init(self._on_low, 10)
         self.hand_sub = sdk.ChannelSubscriber(f"rt/dex3/{self.side}/state", sdk.HandState_)
@@ -211,6 +215,8 @@ class UnitreeG1Robot:
                 )
             time.sleep(self.control_dt)
         self._target = self._measured()
+        if self.read_only:
+            return
         self._streaming.set()
         self._stream = threading.Thread(target=self._stream_loop, name="g1-arm-sdk", daemon=True)
         self._stream.start()
@@ -295,6 +301,8 @@ class UnitreeG1Robot:
 
     # --- motion -------------------------------------------------------------------------------
     def _ready(self) -> None:
+        if self.read_only:
+            raise RobotError("UnitreeG1Robot is read-only (shadow mode): nothing is published")
         if self._stream is None:
             raise ConnectionLostError("G1: not connected (call connect())")
         if not self._fresh():
