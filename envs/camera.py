@@ -88,11 +88,38 @@ def extrinsics(cam_pos: np.ndarray, cam_mat: np.ndarray) -> np.ndarray:
     return T
 
 
+def model_intrinsics(model: mujoco.MjModel, cam_id: int, width: int, height: int) -> np.ndarray:
+    """``K`` that MuJoCo renders camera ``cam_id`` with at ``width`` × ``height``: from ``fovy``,
+    or, once ``cam_sensorsize`` is set (randomized intrinsics), from ``cam_intrinsic`` = [fx, fy,
+    px, py] in sensor length units, where MuJoCo (4.0, measured) draws the principal point at
+    ``(W/2 - px, H/2 - py)`` in pixels (``set_intrinsics`` writes that form)."""
+    sw, sh = (float(v) for v in model.cam_sensorsize[cam_id])
+    if sw <= 0 or sh <= 0:
+        return intrinsics(float(model.cam_fovy[cam_id]), width, height)
+    fx, fy, px, py = (float(v) for v in model.cam_intrinsic[cam_id])
+    sx, sy = width / sw, height / sh
+    return np.array([[fx * sx, 0.0, width / 2 - px * sx], [0.0, fy * sy, height / 2 - py * sy], [0.0, 0.0, 1.0]])
+
+
+def set_intrinsics(model: mujoco.MjModel, cam_id: int, K: np.ndarray, width: int, height: int) -> None:
+    """Make MuJoCo render camera ``cam_id`` with pinhole ``K`` (pixels at ``width`` × ``height``),
+    principal point anywhere: through ``cam_sensorsize``/``cam_intrinsic`` (``fovy`` is then unused).
+    ``model_intrinsics`` reads it back."""
+    pixel = 1e-5  # sensor length units per pixel: any positive scale renders the same
+    model.cam_sensorsize[cam_id] = [width * pixel, height * pixel]
+    model.cam_intrinsic[cam_id] = [
+        K[0, 0] * pixel,
+        K[1, 1] * pixel,
+        (width / 2 - K[0, 2]) * pixel,
+        (height / 2 - K[1, 2]) * pixel,
+    ]
+
+
 def camera_pose(model: mujoco.MjModel, data: mujoco.MjData, camera: str) -> tuple[np.ndarray, np.ndarray]:
     """``(K, T_world_cam)`` of a model camera as the simulation currently has it."""
     cam = model.camera(camera)
     w, h = int(model.cam_resolution[cam.id][0]), int(model.cam_resolution[cam.id][1])
-    K = intrinsics(float(model.cam_fovy[cam.id]), w, h)
+    K = model_intrinsics(model, cam.id, w, h)
     return K, extrinsics(data.cam_xpos[cam.id], data.cam_xmat[cam.id])
 
 
@@ -285,6 +312,11 @@ class Renderer:
                 lut[g.segid + 1] = self.geom_labels[g.objid]
         return lut[np.minimum(segid, self._scene.ngeom)]
 
+    def upload_texture(self, texid: int) -> None:
+        """Send texture ``texid``'s pixels, rewritten in ``model.tex_data``, to the GL context."""
+        self._gl.make_current()
+        mujoco.mjr_uploadTexture(self.model, self._con, texid)
+
     def close(self) -> None:
         self._split = None
         if self._con is not None:
@@ -396,7 +428,7 @@ class _SplitSeg:
         seg[~same] = self.heavy_label
         touching = self._touching(data)
         if touching:
-            K = intrinsics(float(self.model.cam_fovy[cam_id]), w, h)
+            K = model_intrinsics(self.model, cam_id, w, h)
             T = extrinsics(data.cam_xpos[cam_id], data.cam_xmat[cam_id])
             winner = geoms[segid]
             for geom, lo, hi in touching:

@@ -29,12 +29,16 @@ from roboref.envs.pointing import (
     action_space,
     cameras,
     check_common,
+    check_randomization,
     config_from_kwargs,
+    episode_info,
+    make_randomizer,
     make_sim,
     no_answer_step,
     observation,
     observation_space,
     read_action,
+    reset_scene,
 )
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig, with_poses
@@ -67,11 +71,15 @@ class PickPlaceEnvConfig:
     quality: bool = False
     max_faces: int = DEFAULT_MAX_FACES
     render_mode: str | None = None
+    # envs/randomization.py and envs/sensors.py: a preset name, a dict {"preset": …, field: …} or a config
+    randomization: Any = "none"  # none | light | strong | heldout
+    depth_noise: Any = "none"  # none | realsense | strong | no_depth (depth all zeros, info["depth_mode"])
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         check_common(self)
+        check_randomization(self)
         if not 0.005 <= self.place_radius <= 0.3:
             raise ValueError(f"place_radius must be in [0.005, 0.3] m, got {self.place_radius}")
 
@@ -101,6 +109,7 @@ class PickPlaceEnv(gym.Env):
         self.render_mode = cfg.render_mode
         self.scene_config = cfg.scene_config()
         self.sim = make_sim(cfg, self.scene_config)
+        self.randomizer = make_randomizer(self)
         self.controller = make_controller(
             cfg.robot,
             camera=cfg.camera,
@@ -118,7 +127,7 @@ class PickPlaceEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         for _ in range(50):
-            self.scene = self.sim.reset_scene(self.np_random, self.scene_config, seed=seed)
+            self.scene = reset_scene(self.sim, self.randomizer, self.np_random, self.scene_config, seed)
             self.frame = self.sim.render(self.config.camera, seg=True)
             self.task = self._pick_task()
             if self.task is not None:
@@ -130,7 +139,8 @@ class PickPlaceEnv(gym.Env):
         self._phase = "pick"
         self._picked = -1
         self._needs_reset = False
-        return self._obs(), {"task": self.task.to_dict(), "scene": self.scene.to_dict()}
+        info = {"task": self.task.to_dict(), "scene": self.scene.to_dict(), **episode_info(self.randomizer)}
+        return self._obs(), info
 
     def step(self, action: np.ndarray | AgentOutput):
         if self._needs_reset:
@@ -242,7 +252,7 @@ class PickPlaceEnv(gym.Env):
     # --- helpers ----------------------------------------------------------------------------
     def _obs(self) -> dict:
         instruction = self.task.instruction if self.task is not None else "Done."
-        return observation(self.sim, self.frame, self.config.camera, instruction)
+        return observation(self.sim, self.frame, self.config.camera, instruction, self.randomizer)
 
     def config_dict(self) -> dict:
         return asdict(self.config)

@@ -46,6 +46,35 @@ def check_common(cfg) -> None:
         raise ValueError(f"render_mode must be None or 'rgb_array', got {cfg.render_mode!r}")
 
 
+def check_randomization(cfg) -> None:
+    """The ``randomization`` and ``depth_noise`` fields parse (errors list the allowed values)."""
+    from roboref.envs.randomization import RandomizationConfig
+    from roboref.envs.sensors import DepthNoiseConfig
+
+    RandomizationConfig.from_any(cfg.randomization)
+    DepthNoiseConfig.from_any(cfg.depth_noise)
+
+
+def reset_scene(sim: Sim, randomizer, rng: np.random.Generator, scene_config, seed: int | None):
+    """``sim.reset_scene``, through the env's ``Randomizer`` when it has one (``None``: as before)."""
+    if randomizer is None:
+        return sim.reset_scene(rng, scene_config, seed=seed)
+    return randomizer.reset_scene(rng, scene_config, seed=seed)
+
+
+def make_randomizer(env):
+    """The env's ``Randomizer`` for its config's ``randomization`` and ``depth_noise``, or ``None``."""
+    from roboref.envs.randomization import make_randomizer as make
+
+    cfg = env.config
+    return make(env.sim, cfg.camera, cfg.randomization, cfg.depth_noise)
+
+
+def episode_info(randomizer) -> dict:
+    """``info["randomization"]`` and ``info["depth_mode"]`` when the env randomizes; else nothing."""
+    return {} if randomizer is None else randomizer.info()
+
+
 def cameras(camera: str, image_size: tuple[int, int]) -> tuple[CameraSpec, ...]:
     """The default cameras with ``camera`` at ``image_size`` = (width, height)."""
     w, h = image_size
@@ -125,13 +154,15 @@ def no_answer_step(answer: AgentOutput, task: ReferringTask | None) -> tuple[flo
     }
 
 
-def observation(sim: Sim, frame, camera: str, instruction: str) -> dict:
-    """Fresh arrays every call (gymnasium's checker: returned data must not be shared)."""
+def observation(sim: Sim, frame, camera: str, instruction: str, randomizer=None) -> dict:
+    """Fresh arrays every call (gymnasium's checker: returned data must not be shared); with a
+    ``Randomizer``, its depth sensor and reported camera."""
     K, T = sim.camera_pose(camera)
-    return {
+    obs = {
         "rgb": frame.rgb.copy(),
         "depth": np.minimum(frame.depth, sim.max_depth),
         "instruction": instruction,
         "intrinsics": K.astype(np.float32),
         "extrinsics": T.astype(np.float32),
     }
+    return obs if randomizer is None else randomizer.observation(obs)

@@ -18,12 +18,16 @@ from roboref.envs.pointing import (
     action_space,
     cameras,
     check_common,
+    check_randomization,
     config_from_kwargs,
+    episode_info,
+    make_randomizer,
     make_sim,
     no_answer_step,
     observation,
     observation_space,
     read_action,
+    reset_scene,
 )
 from roboref.envs.robots import DEFAULT_MAX_FACES
 from roboref.envs.scene import SceneConfig
@@ -66,9 +70,13 @@ class ReferEnvConfig:
     quality: bool = False
     max_faces: int = DEFAULT_MAX_FACES
     render_mode: str | None = None
+    # envs/randomization.py and envs/sensors.py: a preset name, a dict {"preset": …, field: …} or a config
+    randomization: Any = "none"  # none | light | strong | heldout
+    depth_noise: Any = "none"  # none | realsense | strong | no_depth (depth all zeros, info["depth_mode"])
 
     def __post_init__(self):
         check_common(self)
+        check_randomization(self)
         if self.physics_steps_per_action < 0:
             raise ValueError("physics_steps_per_action must be >= 0")
         if self.reward not in ("binary", "default", "roborefer"):
@@ -119,6 +127,7 @@ class ReferEnv(gym.Env):
         self.scene_config = self.config.scene_config()
         self.task_config = self.config.task_config()
         self.sim = make_sim(self.config, self.scene_config)
+        self.randomizer = make_randomizer(self)
         self.observation_space = observation_space(self.config.image_size, self.sim.max_depth)
         self.action_space = action_space()
         self.task: ReferringTask | None = None
@@ -131,7 +140,7 @@ class ReferEnv(gym.Env):
         super().reset(seed=seed)
         rng = self.np_random
         for _ in range(50):
-            scene = self.sim.reset_scene(rng, self.scene_config, seed=seed)
+            scene = reset_scene(self.sim, self.randomizer, rng, self.scene_config, seed)
             self.frame = self.sim.render(self.config.camera, seg=True)
             self.task = self._sample_task()
             if self.task is not None:
@@ -146,7 +155,7 @@ class ReferEnv(gym.Env):
         self._tasks_done = 0
         self._needs_reset = False
         self.scene = scene
-        return self._obs(), {"task": self.task.to_dict(), "scene": scene.to_dict()}
+        return self._obs(), {"task": self.task.to_dict(), "scene": scene.to_dict(), **episode_info(self.randomizer)}
 
     def step(self, action: np.ndarray | AgentOutput):
         if self._needs_reset:
@@ -206,7 +215,7 @@ class ReferEnv(gym.Env):
         return sample_task(self.np_random, self.view, self.task_config)
 
     def _obs(self) -> dict:
-        return observation(self.sim, self.frame, self.config.camera, self.task.instruction)
+        return observation(self.sim, self.frame, self.config.camera, self.task.instruction, self.randomizer)
 
     def config_dict(self) -> dict:
         return asdict(self.config)

@@ -182,3 +182,47 @@ class RecordEpisodes(gym.Wrapper):
     def close(self):
         self._flush()
         super().close()
+
+
+class DomainRandomization(gym.Wrapper):
+    """Domain randomization (``envs/randomization.py``) on an env made without it, the same as the
+    ``randomization=`` / ``depth_noise=`` keyword arguments. It installs the env's ``Randomizer``
+    rather than editing observations after ``reset``: camera jitter must come before the task is
+    sampled, or the ground-truth mask would be of another image."""
+
+    def __init__(self, env: gym.Env, randomization="light", depth_noise=None):
+        super().__init__(env)
+        from roboref.envs.randomization import make_randomizer
+
+        u = env.unwrapped
+        noise = u.config.depth_noise if depth_noise is None else depth_noise
+        u.randomizer = make_randomizer(u.sim, u.config.camera, randomization, noise)
+
+
+class DepthNoise(gym.ObservationWrapper):
+    """RealSense-like depth noise or no depth (``envs/sensors.py``) on the observation's depth.
+    Its generator is a child of the env's episode generator, made at each ``reset``: the same
+    seed gives the same noise. ``info["depth_mode"]`` says ``exact``, ``noisy`` or ``none``
+    (``none``: depth is all zeros, the observation space is unchanged)."""
+
+    def __init__(self, env: gym.Env, depth_noise="realsense"):
+        super().__init__(env)
+        from roboref.envs.sensors import DepthNoiseConfig
+
+        self.config = DepthNoiseConfig.from_any(depth_noise)
+        self._rng: np.random.Generator | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        from roboref.envs.randomization import child_generator
+
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._rng = child_generator(self.env.unwrapped.np_random)
+        info["depth_mode"] = self.config.mode
+        return self.observation(obs), info
+
+    def observation(self, obs: dict) -> dict:
+        from roboref.envs.sensors import apply_depth_noise
+
+        if self._rng is None:
+            raise RuntimeError("reset the env before stepping it")
+        return {**obs, "depth": apply_depth_noise(obs["depth"], self._rng, self.config)}
