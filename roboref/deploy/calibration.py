@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from roboref.deploy.fileformats import CalibrationError, as_matrix, need_field, positive_int, read_mapping
 
 #: Distortion models (ROS names) and coefficient counts; ``_ALIASES`` maps RealSense / OpenCV names.
 #: ``inverse_brown_conrady`` is RealSense's own model (its coefficients undistort).
@@ -44,10 +45,6 @@ _ALIASES = {
 
 #: How to handle a calibration whose image size differs from the stream's.
 ON_MISMATCH = ("refuse", "rescale")
-
-
-class CalibrationError(ValueError):
-    """A calibration file or record that cannot be trusted; the message names the source and field."""
 
 
 def distortion_name(name: str, source: str = "camera") -> str:
@@ -106,8 +103,8 @@ class CameraModel:
             )
         object.__setattr__(self, "distortion_model", model)
         object.__setattr__(self, "distortion", coeffs)
-        object.__setattr__(self, "width", _positive_int(self.width, "width", src))
-        object.__setattr__(self, "height", _positive_int(self.height, "height", src))
+        object.__setattr__(self, "width", positive_int(self.width, "width", src))
+        object.__setattr__(self, "height", positive_int(self.height, "height", src))
         for name, value in [(n, float(getattr(self, n))) for n in ("fx", "fy", "cx", "cy", "skew", "depth_scale")]:
             if not math.isfinite(value) or (value <= 0 and name in ("fx", "fy", "depth_scale")):
                 raise CalibrationError(f"{src}: field {name!r} must be finite (and fx, fy, depth_scale > 0): {value}")
@@ -170,55 +167,12 @@ class CameraModel:
     def from_dict(cls, d: Mapping[str, Any], source: str = "") -> CameraModel:
         required = ("width", "height", "fx", "fy", "cx", "cy")
         for key in required:
-            _need(d, key, source or "camera dict")
+            need_field(d, key, source or "camera dict")
         known = {f for f in cls.__dataclass_fields__ if f != "source"}
         extra = set(d) - known
         if extra:
             raise CalibrationError(f"{source or 'camera dict'}: unknown field(s) {sorted(extra)}")
         return cls(**{**d, "distortion": tuple(d.get("distortion", ()))}, source=source)
-
-
-def _positive_int(value: Any, name: str, src: str) -> int:
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise CalibrationError(f"{src}: field {name!r} must be an integer, got {value!r}") from None
-    if v <= 0 or v != float(value):
-        raise CalibrationError(f"{src}: field {name!r} must be a positive integer, got {value!r}")
-    return v
-
-
-def _need(d: Mapping[str, Any], key: str, src: str, *alts: str) -> Any:
-    """``d[key]`` (or the first alternative key present); a missing field names the file and field."""
-    for k in (key, *alts):
-        if isinstance(d, Mapping) and k in d and d[k] is not None:
-            return d[k]
-    also = f" (or {', '.join(repr(a) for a in alts)})" if alts else ""
-    raise CalibrationError(f"{src}: field {key!r}{also} is missing")
-
-
-def _matrix(value: Any, shape: tuple[int, int] | None, src: str, name: str) -> np.ndarray:
-    """A matrix from a nested list, a flat list, or a ``{rows, cols, data}`` mapping (ROS / OpenCV)."""
-    if isinstance(value, Mapping):
-        data = _need(value, "data", src + f" [{name}]")
-        rows, cols = value.get("rows"), value.get("cols")
-        arr = np.asarray(data, dtype=float).reshape(-1)
-        if rows is not None and cols is not None:
-            if arr.size != int(rows) * int(cols):
-                raise CalibrationError(f"{src}: field '{name}.data' has {arr.size} values, rows×cols = {rows}×{cols}")
-            arr = arr.reshape(int(rows), int(cols))
-    else:
-        try:
-            arr = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise CalibrationError(f"{src}: field {name!r} is not a numeric matrix: {value!r}") from None
-    if shape is not None:
-        if arr.size != shape[0] * shape[1]:
-            raise CalibrationError(f"{src}: field {name!r} must have {shape[0]}×{shape[1]} values, got {arr.size}")
-        arr = arr.reshape(shape)
-    if not np.all(np.isfinite(arr)):
-        raise CalibrationError(f"{src}: field {name!r} has non-finite values")
-    return arr
 
 
 def _k_fields(K: np.ndarray, src: str, name: str = "camera_matrix") -> dict[str, float]:
@@ -229,36 +183,6 @@ def _k_fields(K: np.ndarray, src: str, name: str = "camera_matrix") -> dict[str,
     return {"fx": K[0, 0], "fy": K[1, 1], "cx": K[0, 2], "cy": K[1, 2], "skew": K[0, 1]}
 
 
-# --- file readers ---------------------------------------------------------------------------------
-class _OpenCVLoader(yaml.SafeLoader):
-    """PyYAML loader that accepts cv::FileStorage's ``!!opencv-matrix`` tags."""
-
-
-def _opencv_matrix(loader: yaml.SafeLoader, node: yaml.Node) -> dict:
-    return loader.construct_mapping(node, deep=True)
-
-
-for _tag in ("tag:yaml.org,2002:opencv-matrix", "!opencv-matrix"):
-    _OpenCVLoader.add_constructor(_tag, _opencv_matrix)
-
-
-def read_mapping(path: str | Path) -> dict:
-    """A YAML or JSON file as a dict, cv::FileStorage's ``%YAML:1.0`` header and tags included."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise CalibrationError(f"{p}: cannot read: {e.strerror or e}") from None
-    text = re.sub(r"^%YAML[: ]1\.\d+\s*\n(---\s*\n)?", "", text)  # cv::FileStorage header
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.load(text, Loader=_OpenCVLoader)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise CalibrationError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {e}") from None
-    if not isinstance(data, dict):
-        raise CalibrationError(f"{p}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
-
-
 # --- loaders ----------------------------------------------------------------------------------------
 def camera_from_ros(d: Mapping[str, Any], source: str = "CameraInfo", rectified: bool = False) -> CameraModel:
     """A ROS ``CameraInfo``: the calibration YAML (``camera_matrix``, ``distortion_model``,
@@ -266,18 +190,18 @@ def camera_from_ros(d: Mapping[str, Any], source: str = "CameraInfo", rectified:
     ``rectified=True`` is for ``image_rect`` streams: K comes from the projection matrix, no distortion."""
     src = source
     msg = "k" in d and "camera_matrix" not in d
-    width = _need(d, "width" if msg else "image_width", src)
-    height = _need(d, "height" if msg else "image_height", src)
+    width = need_field(d, "width" if msg else "image_width", src)
+    height = need_field(d, "height" if msg else "image_height", src)
     name = str(d.get("camera_name") or (d.get("header") or {}).get("frame_id") or "")
     if rectified:
-        P = _matrix(_need(d, "p" if msg else "projection_matrix", src), (3, 4), src, "projection_matrix")
+        P = as_matrix(need_field(d, "p" if msg else "projection_matrix", src), (3, 4), src, "projection_matrix")
         kf, model, coeffs = _k_fields(P[:, :3], src, "projection_matrix"), "none", ()
     else:
-        K = _matrix(_need(d, "k" if msg else "camera_matrix", src), (3, 3), src, "camera_matrix")
+        K = as_matrix(need_field(d, "k" if msg else "camera_matrix", src), (3, 3), src, "camera_matrix")
         kf = _k_fields(K, src)
-        model = str(_need(d, "distortion_model", src))
+        model = str(need_field(d, "distortion_model", src))
         coeffs = tuple(
-            _matrix(_need(d, "d" if msg else "distortion_coefficients", src), None, src, "distortion").ravel()
+            as_matrix(need_field(d, "d" if msg else "distortion_coefficients", src), None, src, "distortion").ravel()
         )
         if model in ("plumb_bob", "rational_polynomial") and not any(coeffs):
             model, coeffs = "none", ()
@@ -292,13 +216,15 @@ def camera_from_opencv(d: Mapping[str, Any], source: str = "OpenCV calibration")
     as ``image_width``/``image_height`` or ``image_size`` [w, h]. ``fisheye_model: 1`` or
     ``distortion_model: fisheye`` means OpenCV's fisheye (equidistant) model."""
     src = source
-    K = _matrix(_need(d, "camera_matrix", src, "cameraMatrix", "K"), (3, 3), src, "camera_matrix")
-    D = _matrix(_need(d, "distortion_coefficients", src, "dist_coeffs", "distCoeffs", "D"), None, src, "distortion")
+    K = as_matrix(need_field(d, "camera_matrix", src, "cameraMatrix", "K"), (3, 3), src, "camera_matrix")
+    D = as_matrix(
+        need_field(d, "distortion_coefficients", src, "dist_coeffs", "distCoeffs", "D"), None, src, "distortion"
+    )
     if "image_width" in d or "image_height" in d:
-        width, height = _need(d, "image_width", src), _need(d, "image_height", src)
+        width, height = need_field(d, "image_width", src), need_field(d, "image_height", src)
     else:
-        size = _need(d, "image_size", src, "imageSize", "image_width")
-        size = _matrix(size, None, src, "image_size").ravel()
+        size = need_field(d, "image_size", src, "imageSize", "image_width")
+        size = as_matrix(size, None, src, "image_size").ravel()
         if size.size != 2:
             raise CalibrationError(f"{src}: field 'image_size' must be [width, height], got {size.tolist()}")
         width, height = size
@@ -332,7 +258,7 @@ def camera_from_realsense(intrinsics: Any, depth_scale: float = 0.001, source: s
 
     def get(key: str) -> Any:
         if isinstance(intrinsics, Mapping):
-            return _need(intrinsics, key, source)
+            return need_field(intrinsics, key, source)
         if not hasattr(intrinsics, key):
             raise CalibrationError(f"{source}: field {key!r} is missing")
         return getattr(intrinsics, key)
@@ -374,10 +300,10 @@ def camera_from_sim(observation: Mapping[str, Any] | np.ndarray, width: int = 0,
     ``K`` with its size. The sim's K uses continuous pixel coordinates; this shifts the principal
     point by half a pixel into the OpenCV convention. Its depth is float metres (``depth_scale=1``)."""
     if isinstance(observation, Mapping):
-        K = _matrix(_need(observation, "intrinsics", "observation"), (3, 3), "observation", "intrinsics")
-        height, width = np.asarray(_need(observation, "depth", "observation", "rgb")).shape[:2]
+        K = as_matrix(need_field(observation, "intrinsics", "observation"), (3, 3), "observation", "intrinsics")
+        height, width = np.asarray(need_field(observation, "depth", "observation", "rgb")).shape[:2]
     else:
-        K = _matrix(observation, (3, 3), "sim camera", "K")
+        K = as_matrix(observation, (3, 3), "sim camera", "K")
     kf = _k_fields(K.astype(float), "sim camera", "intrinsics")
     kf["cx"] -= 0.5
     kf["cy"] -= 0.5

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from roboref.deploy.calibration import CalibrationError, _need, read_mapping
+from roboref.deploy.fileformats import CalibrationError, need_field, read_mapping
 
 #: ‖RᵀR − I‖∞ allowed before a rotation is refused; smaller deviations (files printed with 4–6
 #: decimals) are projected onto the nearest rotation.
@@ -122,7 +122,12 @@ class Transform:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "") -> Transform:
         src = source or "transform dict"
-        return cls(str(_need(d, "parent", src)), str(_need(d, "child", src)), _need(d, "matrix", src), source=src)
+        return cls(
+            str(need_field(d, "parent", src)),
+            str(need_field(d, "child", src)),
+            need_field(d, "matrix", src),
+            source=src,
+        )
 
     @classmethod
     def from_xyz_quat(cls, xyz: Sequence[float], quat_xyzw: Sequence[float], parent: str, child: str, source: str = ""):
@@ -201,15 +206,15 @@ def load_easy_handeye(path: str | Path) -> HandEye:
         tr = merged["transformation"]
         if not isinstance(tr, Mapping):
             raise CalibrationError(f"{src}: field 'transformation' must be a mapping {{x, y, z, qx, qy, qz, qw}}")
-        xyz = [_need(tr, k, src + " [transformation]") for k in ("x", "y", "z")]
-        q = [_need(tr, k, src + " [transformation]") for k in ("qx", "qy", "qz", "qw")]
+        xyz = [need_field(tr, k, src + " [transformation]") for k in ("x", "y", "z")]
+        q = [need_field(tr, k, src + " [transformation]") for k in ("qx", "qy", "qz", "qw")]
         flag = merged.get("eye_on_hand", merged.get("eye_in_hand"))
     elif "transform" in merged:
         tr = merged["transform"]
-        tl = _need(tr, "translation", src + " [transform]")
-        rot = _need(tr, "rotation", src + " [transform]")
-        xyz = [_need(tl, k, src + " [transform.translation]") for k in ("x", "y", "z")]
-        q = [_need(rot, k, src + " [transform.rotation]") for k in ("x", "y", "z", "w")]
+        tl = need_field(tr, "translation", src + " [transform]")
+        rot = need_field(tr, "rotation", src + " [transform]")
+        xyz = [need_field(tl, k, src + " [transform.translation]") for k in ("x", "y", "z")]
+        q = [need_field(rot, k, src + " [transform.rotation]") for k in ("x", "y", "z", "w")]
         ctype = merged.get("calibration_type")
         flag = merged.get("eye_in_hand", None if ctype is None else str(ctype) == "eye_in_hand")
     else:
@@ -292,7 +297,7 @@ def from_static_transform_args(args: str | Sequence[str]) -> Transform:
             if key not in _ROS2_FLAGS or not tok.startswith("--"):
                 raise CalibrationError(f"{src}: unknown argument {tok!r}; flags: --{' --'.join(_ROS2_FLAGS)}")
             vals[key] = next(it, "")
-        parent, child = _need(vals, "frame-id", src), _need(vals, "child-frame-id", src)
+        parent, child = need_field(vals, "frame-id", src), need_field(vals, "child-frame-id", src)
         num = {k: _float(v, k, src) for k, v in vals.items() if k not in ("frame-id", "child-frame-id")}
         xyz = [num.get(k, 0.0) for k in ("x", "y", "z")]
         has_q, has_e = any(k in num for k in ("qx", "qy", "qz", "qw")), any(k in num for k in ("roll", "pitch", "yaw"))

@@ -36,6 +36,7 @@ from roboref.deploy.robots.base import (
     check_transform,
     pose_matrix,
 )
+from roboref.deploy.robots.dex3 import DEX3_OPEN_WIDTH, q_to_width
 from roboref.envs.control import ControlConfig, ControlError, make_controller
 from roboref.envs.control.state import Run
 from roboref.envs.scene import TABLE_HEIGHT
@@ -44,8 +45,6 @@ from roboref.envs.world import ROBOT_PREFIX
 
 #: 2F-85: fingers open to 85 mm; pads are 4 mm half-thick (measured pad-centre distance − 8 mm).
 UR_OPEN, PAD_HALF = 0.085, 0.004
-#: Dex3 "width": the open hand takes objects up to 10.5 cm across (G1Controller.max_grasp_width).
-DEX3_OPEN = 0.105
 #: Cartesian waypoint spacing of a linear move (m) and its rotation counterpart (rad).
 LINE_STEP, ANGLE_STEP = 0.02, 0.1
 
@@ -108,7 +107,7 @@ class SimRobot:
                 f"sim-g1-{side}",
                 names,
                 limits,
-                (0.0, DEX3_OPEN),
+                (0.0, DEX3_OPEN_WIDTH),
                 "pelvis",
                 f"{side}_grasp",
                 (),
@@ -205,7 +204,7 @@ class SimRobot:
             self.sim.data.ctrl[act] = clo + (chi - clo) * (1.0 - width / UR_OPEN)
             travel = abs(self._width() - width)
             self._execute(5.0, lambda run: c._wait(run, max(c.config.close_time, travel / max(speed, 1e-3))))
-        elif width < 0.5 * DEX3_OPEN:
+        elif width < 0.5 * DEX3_OPEN_WIDTH:
             slot = self._nearest_object()
             if slot < 0:
                 self._execute(5.0, lambda run: (c.hand(b, closed=True), c._wait(run, c.config.close_time)))
@@ -275,13 +274,7 @@ class SimRobot:
             gap = np.linalg.norm(d.geom_xpos[pads["left"]].mean(0) - d.geom_xpos[pads["right"]].mean(0))
             return float(np.clip(gap - 2 * PAD_HALF, 0.0, UR_OPEN))
         side = b.arm.spec.name
-        q = d.qpos[b.finger_qadr[side]]
-        ctrl_closed = np.array([0.0, -1.0, -0.6, 1.5, 1.2, 1.5, 1.2]) * (1.0 if side == "right" else -1.0)
-        ctrl_closed[0] = 0.0
-        start = b.finger_open[side]
-        span = ctrl_closed - start
-        frac = np.clip((q - start)[span != 0] / span[span != 0], 0.0, 1.0).mean()
-        return float(DEX3_OPEN * (1.0 - frac))
+        return q_to_width(side, d.qpos[b.finger_qadr[side]])
 
     def _holding(self) -> bool:
         w = self.sim.world
