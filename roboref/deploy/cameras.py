@@ -95,11 +95,15 @@ class FolderCamera:
         if not rgbs:
             raise FileNotFoundError(f"{self.folder}: no recorded frames (expected rgb/*.png and depth/*.png)")
         if [p.name for p in rgbs] != [p.name for p in depths]:
-            raise ValueError(f"{self.folder}: rgb/ and depth/ must hold the same file names (one depth per colour frame)")
+            raise ValueError(
+                f"{self.folder}: rgb/ and depth/ must hold the same file names (one depth per colour frame)"
+            )
         if calibration is None:
             found = [p for p in (self.folder / "camera.yaml", self.folder / "camera.json") if p.exists()]
             if not found:
-                raise FileNotFoundError(f"{self.folder}: no calibration (camera.yaml or camera.json); pass calibration=")
+                raise FileNotFoundError(
+                    f"{self.folder}: no calibration (camera.yaml or camera.json); pass calibration="
+                )
             calibration = found[0]
         self.camera = load_camera(calibration)
         self.pairs = list(zip(rgbs, depths, strict=True))

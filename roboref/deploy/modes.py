@@ -164,7 +164,9 @@ def dry_run(cfg: DictConfig, out: Path) -> int:
         layer = SafetyLayer(fake, limits, out / "log.jsonl")
         layer.connect()
         depth = DepthConfig(**dict(cfg.depth or {}))
-        p = plan(scene.agent, frame, scene.instruction, scene.kind, scene.base_cam(layer), depth, scene.observation(frame))
+        p = plan(
+            scene.agent, frame, scene.instruction, scene.kind, scene.base_cam(layer), depth, scene.observation(frame)
+        )
         result = execute(layer, p, hold_height=0.05 if p.kind == "placement" else None)
         poses = [c for c in fake.commands if c[0] in ("move_to_pose", "move_joints", "gripper")]
         report = {"mode": "dry-run", "robot": cfg.robot, "plan": p.to_dict(), "outcome": result.to_dict()}
@@ -197,7 +199,15 @@ def shadow(cfg: DictConfig, out: Path) -> int:
                     frame = scene.source.read()
                 except StopIteration:
                     break
-                p = plan(scene.agent, frame, scene.instruction, scene.kind, scene.base_cam(robot), depth, scene.observation(frame))
+                p = plan(
+                    scene.agent,
+                    frame,
+                    scene.instruction,
+                    scene.kind,
+                    scene.base_cam(robot),
+                    depth,
+                    scene.observation(frame),
+                )
                 rec = {"frame": i, "stamp": frame.stamp, "state": robot.state().to_dict(), **p.to_dict()}
                 fh.write(json.dumps(rec, default=_json) + "\n")
                 fh.flush()
@@ -272,21 +282,23 @@ def _print_plan(report: dict, out: Path) -> None:
     print(f"point: {p['point']}  text: {p['text'][:80]!r}")
     if p["lifted"]:
         lp = p["lifted"]
-        print(f"pixel {np.round(lp['pixel'], 1).tolist()}, depth {lp['depth']:.3f} m -> base {np.round(lp['p_base'], 3).tolist()}")
+        print(
+            f"pixel {np.round(lp['pixel'], 1).tolist()}, depth {lp['depth']:.3f} m -> base {np.round(lp['p_base'], 3).tolist()}"
+        )
     if p["refusal"]:
         print(f"refused: {p['refusal']}")
     for c in report["commands"]:
         if c["command"] == "move_to_pose":
             print(f"  move_to_pose xyz {np.round(np.asarray(c['T'])[:3, 3], 3).tolist()} speed {c['speed']}")
         else:
-            print(f"  {c['command']} {({k: v for k, v in c.items() if k != 'command'})}")
+            print(f"  {c['command']} { ({k: v for k, v in c.items() if k != 'command'}) }")
     print(f"outcome: {report['outcome']}; nothing moved (FakeRobot). plan.png and plan.json in {out}")
 
 
 def _print_sim(summary: dict) -> None:
     from roboref.stats import format_rate
 
-    print(f"| robot/kind | success | pointing | controller | lift error median / p95 (mm) |")
+    print("| robot/kind | success | pointing | controller | lift error median / p95 (mm) |")
     print("|---|---|---|---|---|")
     for key, cell in summary.items():
         if not isinstance(cell, dict) or "success" not in cell:

@@ -16,6 +16,7 @@ import numpy as np
 
 from roboref.deploy.cameras import CameraFrame
 from roboref.deploy.extrinsics import Transform
+from roboref.deploy.grasp import DepthGrasp, depth_grasp
 from roboref.deploy.lifting import DepthConfig, LiftedPoint, NoDepthError, lift_point
 from roboref.deploy.robots.base import RobotAdapter, RobotError
 from roboref.deploy.safety import SafetyViolation
@@ -31,6 +32,7 @@ class Plan:
     point: tuple[float, float] | None = None
     text: str = ""
     lifted: LiftedPoint | None = None
+    grasp: DepthGrasp | None = None  # a location's top-down grasp, estimated from the depth image
     refusal: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -41,6 +43,7 @@ class Plan:
             "point": None if self.point is None else [float(v) for v in self.point],
             "text": self.text,
             "lifted": None if self.lifted is None else self.lifted.to_dict(),
+            "grasp": None if self.grasp is None else self.grasp.to_dict(),
             "refusal": self.refusal,
             **self.extra,
         }
@@ -54,8 +57,10 @@ def plan(
     T_base_cam: Transform,
     depth: DepthConfig = DepthConfig(),
     observation: dict | None = None,
+    table_z: float | None = None,
 ) -> Plan:
-    """Ask ``agent`` (``act(observation) -> AgentOutput``) and lift its point. ``observation``
+    """Ask ``agent`` (``act(observation) -> AgentOutput``) and lift its point; for a location with
+    ``table_z`` (base frame) known, estimate the grasp from the depth image too. ``observation``
     overrides the one built from the frame (the sim passes its env observation, noisy depth in)."""
     obs = observation if observation is not None else frame.observation(instruction)
     out = agent.act(obs)
@@ -64,13 +69,18 @@ def plan(
         p.refusal = "no_point: the agent gave no point"
         return p
     p.point = (float(out.point[0]), float(out.point[1]))
-    return lift_plan(p, frame, T_base_cam, depth)
+    return lift_plan(p, frame, T_base_cam, depth, table_z)
 
 
-def lift_plan(p: Plan, frame: CameraFrame, T_base_cam: Transform, depth: DepthConfig = DepthConfig()) -> Plan:
-    """``p.point`` lifted into the base frame, or ``p.refusal`` saying why it cannot be."""
+def lift_plan(
+    p: Plan, frame: CameraFrame, T_base_cam: Transform, depth: DepthConfig = DepthConfig(), table_z: float | None = None
+) -> Plan:
+    """``p.point`` lifted into the base frame (and, for a location with ``table_z``, its grasp),
+    or ``p.refusal`` saying why it cannot be."""
     try:
         p.lifted = lift_point(p.point, frame.depth, frame.camera, T_base_cam, depth)
+        if p.kind == "location" and table_z is not None:
+            p.grasp = depth_grasp(p.point, frame.depth, frame.camera, T_base_cam, table_z)
     except NoDepthError as err:
         p.refusal = f"no_depth: {err}"
     except ValueError as err:  # a point outside [0, 1]², a depth image of the wrong size
@@ -107,7 +117,19 @@ def execute(
     if p.refusal or p.lifted is None:
         return Outcome(False, p.refusal or "no_target")
     try:
-        if p.kind == "location":
+        if p.kind == "location" and p.grasp is not None:
+            g = p.grasp
+            if g.width > robot.specs.gripper_range[1] - 0.01:
+                return Outcome(
+                    False,
+                    f"too_wide: the object is {g.width:.3f} m across, the hand opens {robot.specs.gripper_range[1]:.3f} m",
+                )
+            # A hand on a wrist that cannot turn about the vertical (the G1's) keeps its yaw.
+            yaw = g.yaw if robot.specs.wrist_joints else yaw
+            res = pick_at(
+                robot, g.center, yaw=yaw, table_z=table_z, speed=speed, offset=_offset(robot, g.center, table_z)
+            )
+        elif p.kind == "location":
             res = pick_at(robot, p.lifted.p_base, yaw=yaw, table_z=table_z, speed=speed)
         elif p.kind == "placement":
             if hold_height is None:
@@ -120,6 +142,15 @@ def execute(
     except RobotError as err:
         return Outcome(False, f"robot: {type(err).__name__}: {err}")
     return Outcome(True, "", res)
+
+
+def _offset(robot: RobotAdapter, top: np.ndarray, table_z: float | None, clearance: float = 0.008) -> np.ndarray:
+    """The robot's grasp offset, raised where it would take the TCP within ``clearance`` of the
+    table (a flat object: the fingers close just above the table instead of below it)."""
+    off = np.asarray(robot.specs.grasp_offset, float).copy()
+    if table_z is not None:
+        off[2] = max(off[2], table_z + clearance - float(top[2]))
+    return off
 
 
 def base_point(T_base_world: np.ndarray, p_world: np.ndarray) -> np.ndarray:

@@ -48,7 +48,12 @@ def sim_T_base_cam(robot: Any, camera: str) -> Transform:
 def safety_for(robot: Any, overrides: dict | None) -> SafetyConfig:
     """Limits for a sim cell: the table top (in the base frame) is the floor of the box."""
     table_z = TABLE_HEIGHT - float(robot.T_world_base[2, 3])
-    d = {"table_min_z": table_z, "workspace_min": (-0.9, -0.9, table_z - 0.02), "workspace_max": (0.9, 0.9, table_z + 0.7)}
+    d = {
+        "table_min_z": table_z,
+        "workspace_min": (-0.9, -0.9, table_z - 0.02),
+        "workspace_max": (0.9, 0.9, table_z + 0.7),
+        "max_jump": 0.8,  # the ready pose to above the farthest table corner
+    }
     d.update(overrides or {})
     return SafetyConfig.from_dict(d)
 
@@ -81,14 +86,13 @@ def run_episode(env: Any, agent: Any, robot_name: str, seed: int, cfg: Any, log_
     camera = SimCamera(env, cfg.depth_noise, np.random.default_rng(seed))
     frame = camera.read()
     robot = SimRobot(robot_name, sim=u.sim)
-    layer = SafetyLayer(robot, safety_for(robot, cfg.get("safety")), log_path)
-    layer.connect()
     T_base_cam = sim_T_base_cam(robot, u.config.camera)
     depth_cfg = DepthConfig(**dict(cfg.get("depth") or {}))
     table_z = TABLE_HEIGHT - float(robot.T_world_base[2, 3])
     rec: dict[str, Any] = {"key": f"{robot_name}/{seed}", "seed": seed, "robot": robot_name, "kind": kind}
     t0 = time.perf_counter()
-    p = plan(agent, frame, task.instruction, kind, T_base_cam, depth_cfg, observation={**obs, "depth": frame.depth})
+    noisy = {**obs, "depth": frame.depth}
+    p = plan(agent, frame, task.instruction, kind, T_base_cam, depth_cfg, observation=noisy, table_z=table_z)
     rec.update(p.to_dict())
     if p.point is not None:
         h, w = task.mask.shape
@@ -98,17 +102,25 @@ def run_episode(env: Any, agent: Any, robot_name: str, seed: int, cfg: Any, log_
             rec["lift_error_mm"] = round(1e3 * float(np.linalg.norm(p.lifted.p_base - truth)), 2)
     hold = None
     slot = task.target if kind == "location" else held_object(env)
+    grab = None
     if kind == "placement" and not p.refusal:
         if slot < 0:
             p.refusal = "nothing_to_place: no small movable object in the scene"
         else:  # the object to move, picked at its oracle point through the same pipeline
-            grab = lift_plan(Plan("", "location", interior_point(u.frame.seg == slot + 1)), frame, T_base_cam, depth_cfg)
-            got = execute(layer, grab, table_z)
-            rec["pre_pick"] = got.to_dict()
-            if got.ok and got.skill.holding:
-                hold = got.skill.hold_height
-            else:
-                p.refusal = f"pre_pick_failed: {got.failure or 'the object was not held'}"
+            at = interior_point(u.frame.seg == slot + 1)
+            grab = lift_plan(Plan("", "location", at), frame, T_base_cam, depth_cfg, table_z)
+    first = grab or p
+    if robot_name == "g1" and first.lifted is not None:  # the arm on the target's side
+        robot = SimRobot(robot_name, sim=u.sim, arm="left" if first.lifted.p_base[1] > 0 else "right")
+    layer = SafetyLayer(robot, safety_for(robot, cfg.get("safety")), log_path)
+    layer.connect()
+    if grab is not None:
+        got = execute(layer, grab, table_z)
+        rec["pre_pick"] = {**got.to_dict(), "grasp": None if grab.grasp is None else grab.grasp.to_dict()}
+        if got.ok and got.skill.holding:
+            hold = got.skill.hold_height
+        else:
+            p.refusal = f"pre_pick_failed: {got.failure or 'the object was not held'}"
     before = _object_z(u.sim, slot) if slot >= 0 else None
     out = execute(layer, p, table_z, hold_height=hold)
     rec.update(out.to_dict())
@@ -159,13 +171,20 @@ def summarize(records: list[dict]) -> dict:
         groups.setdefault(f"{r['robot']}/{r['kind']}", []).append(r)
         groups.setdefault(f"{r['robot']}/all", []).append(r)
     for key, rs in sorted(groups.items()):
-        cell: dict[str, Any] = {"success": rate(r["success"] for r in rs), "pointing": rate(r.get("pointing", False) for r in rs)}
+        cell: dict[str, Any] = {
+            "success": rate(r["success"] for r in rs),
+            "pointing": rate(r.get("pointing", False) for r in rs),
+        }
         ctrl = [r["controller_success"] for r in rs if "controller_success" in r]
         if ctrl:
             cell["controller_success"] = rate(ctrl)
         errs = [r["lift_error_mm"] for r in rs if "lift_error_mm" in r]
         if errs:
-            cell["lift_error_mm"] = {"median": float(np.median(errs)), "p95": float(np.percentile(errs, 95)), "n": len(errs)}
+            cell["lift_error_mm"] = {
+                "median": float(np.median(errs)),
+                "p95": float(np.percentile(errs, 95)),
+                "n": len(errs),
+            }
         fails: dict[str, int] = {}
         for r in rs:
             if not r["success"]:
