@@ -283,7 +283,8 @@ def _print_plan(report: dict, out: Path) -> None:
     if p["lifted"]:
         lp = p["lifted"]
         print(
-            f"pixel {np.round(lp['pixel'], 1).tolist()}, depth {lp['depth']:.3f} m -> base {np.round(lp['p_base'], 3).tolist()}"
+            f"pixel {np.round(lp['pixel'], 1).tolist()}, depth {lp['depth']:.3f} m "
+            f"-> base {np.round(lp['p_base'], 3).tolist()}"
         )
     if p["refusal"]:
         print(f"refused: {p['refusal']}")

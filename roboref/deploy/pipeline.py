@@ -22,6 +22,8 @@ from roboref.deploy.robots.base import RobotAdapter, RobotError
 from roboref.deploy.safety import SafetyViolation
 from roboref.deploy.skills import SkillResult, pick_at, place_at
 
+DEFAULT_DEPTH = DepthConfig()
+
 
 @dataclass
 class Plan:
@@ -55,7 +57,7 @@ def plan(
     instruction: str,
     kind: str,
     T_base_cam: Transform,
-    depth: DepthConfig = DepthConfig(),
+    depth: DepthConfig = DEFAULT_DEPTH,
     observation: dict | None = None,
     table_z: float | None = None,
 ) -> Plan:
@@ -73,7 +75,7 @@ def plan(
 
 
 def lift_plan(
-    p: Plan, frame: CameraFrame, T_base_cam: Transform, depth: DepthConfig = DepthConfig(), table_z: float | None = None
+    p: Plan, frame: CameraFrame, T_base_cam: Transform, depth: DepthConfig = DEFAULT_DEPTH, table_z: float | None = None
 ) -> Plan:
     """``p.point`` lifted into the base frame (and, for a location with ``table_z``, its grasp),
     or ``p.refusal`` saying why it cannot be."""
@@ -122,7 +124,8 @@ def execute(
             if g.width > robot.specs.gripper_range[1] - 0.01:
                 return Outcome(
                     False,
-                    f"too_wide: the object is {g.width:.3f} m across, the hand opens {robot.specs.gripper_range[1]:.3f} m",
+                    f"too_wide: the object is {g.width:.3f} m across, the hand opens "
+                    f"{robot.specs.gripper_range[1]:.3f} m",
                 )
             # A hand on a wrist that cannot turn about the vertical (the G1's) keeps its yaw.
             yaw = g.yaw if robot.specs.wrist_joints else yaw
