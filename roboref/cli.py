@@ -17,6 +17,7 @@ COMMANDS = {
     "video": ("roboref.video", "run"),
     "train": ("roboref.train", "resolve"),
     "export": ("roboref.export", "run"),
+    "deploy": ("roboref.deploy.modes", "run"),
 }
 #: commands whose first argument picks what to run: ``module.resolve(args)`` returns
 #: ``(config name, module, function, overrides)``.
@@ -37,6 +38,9 @@ commands:
   coeval    pointing agents x executors (ideal teleport vs the robot's controller), e.g.
             roboref coeval agents=[oracle,random] robots=[ur5e] episodes=10 out=outputs/coeval
   video     record an agent's episodes to MP4, e.g. roboref video env=pickplace robot=ur5e out=DIR
+  deploy    run an agent towards a robot: mode=dry-run (FakeRobot) | shadow (read-only) | sim | live
+            e.g. roboref deploy robot=ur5e mode=dry-run
+                 roboref deploy robot=g1 mode=sim episodes=20 out=outputs/deploy/g1
   train     train a model: roboref train sft|rft|vlm-sft|vlm-rft|ppo out=DIR [key=value ...]
             e.g. roboref train vlm-rft out=outputs/rft reward.preset=roborefer prompt.reasoning=true
                  roboref train vlm-sft profile=gpu model=DIR data.data_dir=data/refer out=DIR
