@@ -129,7 +129,7 @@ def write(tmp_path, name, text):
 
 def test_ros_camera_info_yaml(tmp_path):
     cam = load_camera(write(tmp_path, "cam.yaml", ROS_YAML))
-    assert (cam.width, cam.height, cam.name) == (640, 480, "wrist_rgb")
+    assert (cam.width, cam.height, cam.name) == (640, 480, "")  # camera_name names the device, not a frame
     assert np.allclose(cam.K, [[612.3, 0, 318.7], [0, 611.9, 243.1], [0, 0, 1]])
     assert cam.distortion_model == "plumb_bob" and cam.distortion == PLUMB
     rect = load_camera(tmp_path / "cam.yaml", rectified=True)  # image_rect: K from P, no distortion
