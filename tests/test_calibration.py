@@ -4,6 +4,8 @@ way its tool writes it, round trips, and the clear errors a malformed calibratio
 import json
 import logging
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -186,7 +188,9 @@ def test_realsense_json_dump_and_live_intrinsics(tmp_path):
     }  # fmt: skip
     cam = load_camera(write(tmp_path, "rs.json", json.dumps(dump)))
     assert (cam.cx, cam.cy, cam.depth_scale, cam.distortion_model) == (322.3, 238.9, 0.00025, "none")
-    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 (extra 'realsense') needs libusb-1.0-0")
+    rs = pytest.importorskip(
+        "pyrealsense2", reason="pyrealsense2 (extra realsense) needs libusb-1.0-0", exc_type=ImportError
+    )
     intr = rs.intrinsics()
     intr.width, intr.height, intr.fx, intr.fy, intr.ppx, intr.ppy = 848, 480, 421.0, 420.5, 424.1, 239.8
     intr.model, intr.coeffs = rs.distortion.brown_conrady, [0.01, -0.02, 0.001, 0.0005, 0.003]
@@ -378,3 +382,9 @@ def test_static_transform_publisher_arguments():
         from_static_transform_args("--x 1 --frame-id base")
     with pytest.raises(CalibrationError, match="not unit length"):
         from_static_transform_args("0 0 0 0 0 0 2 base cam")
+
+
+def test_import_needs_no_vendor_sdk():
+    code = "import sys, roboref.deploy; print(sorted(m for m in ('pyrealsense2', 'mujoco', 'cv2') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -69,6 +69,20 @@ def test_undistortion_converges_where_plain_iteration_does_not():
         undistort(np.array([[40.0, 40.0]]), cam)
 
 
+@pytest.mark.parametrize("model", ["plumb_bob", "rational_polynomial", "equidistant"])
+def test_distort_undistort_round_trip_on_random_lenses(model):
+    rng = np.random.default_rng(11)
+    xy = rng.uniform(-0.6, 0.6, (400, 2))  # ±31° off axis, beyond a 640×480 image's corners at f = 600
+    for _ in range(25):
+        if model == "equidistant":
+            coeffs = rng.uniform(-0.05, 0.05, 4)
+        else:
+            coeffs = np.r_[rng.uniform(-0.3, 0.3, 2), rng.uniform(-0.003, 0.003, 2), rng.uniform(-0.05, 0.05, 1)]
+            coeffs = np.r_[coeffs, rng.uniform(-0.3, 0.3, 3)] if model == "rational_polynomial" else coeffs
+        cam = gold_cam(model, tuple(coeffs))
+        assert np.allclose(undistort(distort(xy, cam), cam), xy, atol=1e-9)
+
+
 @pytest.mark.parametrize(
     "model,coeffs",
     [
@@ -79,7 +93,9 @@ def test_undistortion_converges_where_plain_iteration_does_not():
     ],
 )
 def test_deprojection_matches_pyrealsense2(model, coeffs):
-    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 (extra 'realsense') needs libusb-1.0-0")
+    rs = pytest.importorskip(
+        "pyrealsense2", reason="pyrealsense2 (extra realsense) needs libusb-1.0-0", exc_type=ImportError
+    )
     intr = rs.intrinsics()
     intr.width, intr.height, intr.fx, intr.fy, intr.ppx, intr.ppy = 640, 480, 600.0, 601.0, 320.5, 240.2
     intr.model, intr.coeffs = getattr(rs.distortion, model), coeffs

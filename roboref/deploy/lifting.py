@@ -14,7 +14,7 @@ VLM's depth encoder, for agents trained on it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -190,19 +190,31 @@ def undistort(xy_d: np.ndarray, cam: CameraModel, iterations: int = 20, tol: flo
         dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
         dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
         x, y = (x0 - dx) * icdist, (y0 - dy) * icdist
-    xy = np.column_stack([x, y])
     with np.errstate(all="ignore"):
-        for _ in range(iterations):  # Newton refinement
+        xy = np.column_stack([x, y])
+        # Where the fixed point wandered off (strong distortion) or reached a spurious root (past a
+        # pole or fold of the lens polynomial), Newton starts from the radial-only inverse instead.
+        restart = ~(_residual(xy, xy_d, cam) < 1e-3) | ~_same_side(xy, xy_d)
+        if restart.any():
+            xy[restart] = _radial_guess(xy_d[restart], cam)
+        for _ in range(iterations):  # damped Newton: a step that raises the residual is halved
             res = distort(xy, cam) - xy_d
             if not np.abs(res).max() >= tol:  # converged (or NaN: reported below)
                 break
             try:
-                xy = xy - np.linalg.solve(_jacobian(xy, cam), res[..., None])[..., 0]
+                step = np.linalg.solve(_jacobian(xy, cam), res[..., None])[..., 0]
             except np.linalg.LinAlgError:
                 break
+            before = _residual(xy, xy_d, cam)
+            for _ in range(8):
+                worse = ~(_residual(xy - step, xy_d, cam) <= before)
+                if not worse.any():
+                    break
+                step[worse] *= 0.5
+            xy = xy - step
         res = np.abs(distort(xy, cam) - xy_d).max(axis=1)
         # A root where the lens model folds back (d r_d / d r <= 0) is not the image point's ray.
-        res[~(np.linalg.det(_jacobian(xy, cam)) > 0)] = np.inf
+        res[~(np.linalg.det(_jacobian(xy, cam)) > 0) | ~_same_side(xy, xy_d)] = np.inf
     if not np.all(np.isfinite(xy)) or not np.all(res <= 1e-6):
         bad = int(np.argmax(np.where(np.isfinite(res), res, np.inf)))
         raise ValueError(
@@ -210,6 +222,38 @@ def undistort(xy_d: np.ndarray, cam: CameraModel, iterations: int = 20, tol: flo
             "the point is outside the range where this lens model is invertible"
         )
     return xy
+
+
+def _radial_guess(xy_d: np.ndarray, cam: CameraModel, steps: int = 256) -> np.ndarray:
+    """Invert the radial part alone along each point's own ray: the first r (from the axis out, on
+    the branch where r·radial(r) still grows) with r·radial(r) = |xy_d|. A start inside the right
+    basin for Newton when the lens has a pole or fold just outside the image."""
+    r_d = np.hypot(xy_d[:, 0], xy_d[:, 1])
+    grid = np.linspace(0.0, 1.0, steps)[None, :] * (3.0 * r_d[:, None] + 1e-12)  # (N, steps)
+    pts = np.stack([grid, np.zeros_like(grid)], -1).reshape(-1, 2)
+    f = distort(pts, replace(cam, distortion=_radial_only(cam)))[:, 0].reshape(grid.shape)
+    rising = np.cumprod(np.diff(f, axis=1) > 0, axis=1).astype(bool)  # still on the first branch
+    hit = rising & (f[:, 1:] >= r_d[:, None])
+    idx = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 1)
+    r = grid[np.arange(len(r_d)), idx]
+    return xy_d * np.where(r_d > 1e-12, r / np.maximum(r_d, 1e-12), 1.0)[:, None]
+
+
+def _radial_only(cam: CameraModel) -> tuple[float, ...]:
+    c = list(cam.distortion)
+    c[2:4] = [0.0, 0.0]  # no tangential terms (Brown-Conrady / rational order: k1 k2 p1 p2 …)
+    return tuple(c)
+
+
+def _same_side(xy: np.ndarray, xy_d: np.ndarray) -> np.ndarray:
+    """Distortion scales a point along (about) its own direction: an ideal point on the other side
+    of the axis, or 10× farther out, is a spurious root of the lens polynomial."""
+    r, r_d = np.hypot(xy[:, 0], xy[:, 1]), np.hypot(xy_d[:, 0], xy_d[:, 1])
+    return np.isfinite(r) & (((xy * xy_d).sum(axis=1) > 0) | (r_d < 1e-12)) & (r <= 10 * r_d + 1e-9)
+
+
+def _residual(xy: np.ndarray, xy_d: np.ndarray, cam: CameraModel) -> np.ndarray:
+    return np.abs(distort(xy, cam) - xy_d).max(axis=1)
 
 
 def _jacobian(xy: np.ndarray, cam: CameraModel, eps: float = 1e-7) -> np.ndarray:
