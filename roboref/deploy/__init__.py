@@ -34,16 +34,19 @@ from roboref.deploy.extrinsics import (
     sim_T_base_cam,
 )
 from roboref.deploy.lifting import (
+    Calibration,
     DepthConfig,
     LiftedPoint,
     NoDepthError,
     deproject,
     lift_point,
+    load_calibration,
     project,
     relative_depth_image,
 )
 
 __all__ = [
+    "Calibration",
     "CalibrationError",
     "CameraModel",
     "DepthConfig",
@@ -59,6 +62,7 @@ __all__ = [
     "eye_in_hand",
     "from_static_transform_args",
     "lift_point",
+    "load_calibration",
     "load_camera",
     "load_easy_handeye",
     "load_transform",

@@ -14,12 +14,21 @@ VLM's depth encoder, for agents trained on it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
-from roboref.deploy.calibration import CalibrationError, CameraModel
-from roboref.deploy.extrinsics import Transform
+from roboref.deploy.calibration import CalibrationError, CameraModel, camera_from_sim, load_camera
+from roboref.deploy.extrinsics import (
+    HandEye,
+    Transform,
+    from_static_transform_args,
+    load_easy_handeye,
+    load_transform,
+    sim_T_base_cam,
+)
 
 
 class NoDepthError(ValueError):
@@ -377,3 +386,50 @@ def relative_depth_image(depth: np.ndarray, cam: CameraModel | None = None, disp
             out[valid] = (vals - lo) / (hi - lo) * 255.0
     img = out.astype(np.uint8)
     return np.repeat(img[..., None], 3, axis=-1)
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """A camera and where it is: what a deployment loads once and lifts every point with."""
+
+    camera: CameraModel
+    hand_eye: HandEye
+
+    def lift(self, point, depth: np.ndarray, T_base_tcp: Transform | None = None, cfg: DepthConfig = DepthConfig()):
+        """``lift_point`` into the robot base frame; an eye-in-hand camera needs the current TCP pose."""
+        return lift_point(point, depth, self.camera, self.hand_eye.T_base_cam(T_base_tcp), cfg)
+
+    @classmethod
+    def from_sim(cls, env, camera: str = "agent", base_body: str = "robot/base") -> Calibration:
+        """The sim camera of a reset roboref env, fixed in ``base_body``'s frame (eye to hand)."""
+        u = env.unwrapped
+        K, _ = u.sim.camera_pose(camera)
+        w, h = u.config.image_size
+        cam = camera_from_sim(K, w, h, name=camera)
+        return cls(cam, HandEye(sim_T_base_cam(u, camera, base_body), eye_in_hand=False))
+
+
+def load_calibration(
+    camera: str | Path,
+    extrinsics: str | Path | Sequence[str],
+    stream_size: tuple[int, int] | None = None,
+    on_mismatch: str = "refuse",
+    eye_in_hand: bool = False,
+    frames: tuple[str, str] | None = None,
+) -> Calibration:
+    """A ``Calibration`` from files: ``camera`` is any file ``load_camera`` reads; ``extrinsics`` an
+    easy_handeye YAML (it says eye in hand or not), a 4×4 ``.json``/``.npy`` (``frames`` =
+    (parent, child) for a ``.npy``), or tf2 ``static_transform_publisher`` arguments (a string with
+    spaces, or a list). ``eye_in_hand`` applies to the last two kinds. ``stream_size`` (w, h) checks
+    the camera against the stream (``on_mismatch``: ``refuse`` or ``rescale``)."""
+    cam = load_camera(camera)
+    if stream_size is not None:
+        cam = cam.for_stream(int(stream_size[0]), int(stream_size[1]), on_mismatch)
+    if not isinstance(extrinsics, (str, Path)) or (isinstance(extrinsics, str) and " " in extrinsics.strip()):
+        he = HandEye(from_static_transform_args(extrinsics), eye_in_hand)
+    elif Path(extrinsics).suffix.lower() in (".yaml", ".yml"):
+        he = load_easy_handeye(extrinsics)
+    else:
+        parent, child = frames or (None, None)
+        he = HandEye(load_transform(extrinsics, parent, child), eye_in_hand)
+    return Calibration(cam, he)
