@@ -24,6 +24,7 @@ from roboref.deploy import (
     save_camera,
     save_easy_handeye,
     save_transform,
+    to_pose_vector,
 )
 
 ROS_YAML = """\
@@ -348,6 +349,8 @@ def test_eye_in_hand_known_pose():
     T = eye_in_hand(T_base_tcp, T_tcp_cam)
     assert np.allclose(T.t, [0.4, -0.1, 0.45]) and np.allclose(T.R, np.diag([1.0, -1.0, -1.0]))
     assert np.allclose(T.apply([0.0, 0.0, 0.3]), [0.4, -0.1, 0.15])  # 30 cm in front of the lens is below it
+    pose = [0.31, -0.2, 0.42, 0.3, -2.1, 0.7]
+    assert np.allclose(to_pose_vector(Transform.from_pose_vector(pose, "base", "tcp")), pose)
 
 
 def test_composition_checks_frame_names():

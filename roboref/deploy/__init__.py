@@ -32,6 +32,7 @@ from roboref.deploy.extrinsics import (
     save_easy_handeye,
     save_transform,
     sim_T_base_cam,
+    to_pose_vector,
 )
 from roboref.deploy.lifting import (
     Calibration,
@@ -72,4 +73,5 @@ __all__ = [
     "save_easy_handeye",
     "save_transform",
     "sim_T_base_cam",
+    "to_pose_vector",
 ]
