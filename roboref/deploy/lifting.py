@@ -2,10 +2,12 @@
 target in the robot's base frame.
 
 The steps are the ones a real RGB-D pipeline needs and a sim one can skip: normalized point →
-pixel (OpenCV pixel-centre convention) → robust depth (median of the valid pixels in a disk,
-rejecting 0 and values outside ``[near, far]``; none valid is a ``NoDepthError``, and nothing should
-move) → undistort (iterative, no OpenCV) → unproject with z-depth → ``T_base_cam``. The depth image
-must be aligned to the colour camera the point was given in (RealSense ``rs.align(rs.stream.color)``).
+pixel (OpenCV pixel-centre convention) → robust depth (median of the valid pixels in a disk that
+lie on the centre pixel's surface, rejecting 0 and values outside ``[near, far]``; none valid is a
+``NoDepthError``, and nothing should move) → undistort (iterative, no OpenCV) → unproject with
+z-depth → ``T_base_cam``. The depth image must be aligned to the colour camera the point was given
+in (RealSense ``rs.align(rs.stream.color)``). ``Calibration`` bundles a camera and its hand-eye
+transform (``load_calibration`` reads both from files).
 
 ``relative_depth_image`` makes the 3-channel uint8 relative-depth image RoboRefer's server feeds its
 VLM's depth encoder, for agents trained on it.
