@@ -4,6 +4,8 @@ way its tool writes it, round trips, and the clear errors a malformed calibratio
 import json
 import logging
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from roboref.deploy import (
     save_camera,
     save_easy_handeye,
     save_transform,
+    to_pose_vector,
 )
 
 ROS_YAML = """\
@@ -129,7 +132,7 @@ def write(tmp_path, name, text):
 
 def test_ros_camera_info_yaml(tmp_path):
     cam = load_camera(write(tmp_path, "cam.yaml", ROS_YAML))
-    assert (cam.width, cam.height, cam.name) == (640, 480, "wrist_rgb")
+    assert (cam.width, cam.height, cam.name) == (640, 480, "")  # camera_name names the device, not a frame
     assert np.allclose(cam.K, [[612.3, 0, 318.7], [0, 611.9, 243.1], [0, 0, 1]])
     assert cam.distortion_model == "plumb_bob" and cam.distortion == PLUMB
     rect = load_camera(tmp_path / "cam.yaml", rectified=True)  # image_rect: K from P, no distortion
@@ -186,7 +189,9 @@ def test_realsense_json_dump_and_live_intrinsics(tmp_path):
     }  # fmt: skip
     cam = load_camera(write(tmp_path, "rs.json", json.dumps(dump)))
     assert (cam.cx, cam.cy, cam.depth_scale, cam.distortion_model) == (322.3, 238.9, 0.00025, "none")
-    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 (extra 'realsense') needs libusb-1.0-0")
+    rs = pytest.importorskip(
+        "pyrealsense2", reason="pyrealsense2 (extra realsense) needs libusb-1.0-0", exc_type=ImportError
+    )
     intr = rs.intrinsics()
     intr.width, intr.height, intr.fx, intr.fy, intr.ppx, intr.ppy = 848, 480, 421.0, 420.5, 424.1, 239.8
     intr.model, intr.coeffs = rs.distortion.brown_conrady, [0.01, -0.02, 0.001, 0.0005, 0.003]
@@ -344,6 +349,8 @@ def test_eye_in_hand_known_pose():
     T = eye_in_hand(T_base_tcp, T_tcp_cam)
     assert np.allclose(T.t, [0.4, -0.1, 0.45]) and np.allclose(T.R, np.diag([1.0, -1.0, -1.0]))
     assert np.allclose(T.apply([0.0, 0.0, 0.3]), [0.4, -0.1, 0.15])  # 30 cm in front of the lens is below it
+    pose = [0.31, -0.2, 0.42, 0.3, -2.1, 0.7]
+    assert np.allclose(to_pose_vector(Transform.from_pose_vector(pose, "base", "tcp")), pose)
 
 
 def test_composition_checks_frame_names():
@@ -378,3 +385,9 @@ def test_static_transform_publisher_arguments():
         from_static_transform_args("--x 1 --frame-id base")
     with pytest.raises(CalibrationError, match="not unit length"):
         from_static_transform_args("0 0 0 0 0 0 2 base cam")
+
+
+def test_import_needs_no_vendor_sdk():
+    code = "import sys, roboref.deploy; print(sorted(m for m in ('pyrealsense2', 'mujoco', 'cv2') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

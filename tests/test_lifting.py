@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from roboref.deploy import (
+    Calibration,
     CalibrationError,
     CameraModel,
     DepthConfig,
@@ -19,6 +20,7 @@ from roboref.deploy import (
     deproject,
     from_static_transform_args,
     lift_point,
+    load_calibration,
     project,
     relative_depth_image,
     sim_T_base_cam,
@@ -69,6 +71,20 @@ def test_undistortion_converges_where_plain_iteration_does_not():
         undistort(np.array([[40.0, 40.0]]), cam)
 
 
+@pytest.mark.parametrize("model", ["plumb_bob", "rational_polynomial", "equidistant"])
+def test_distort_undistort_round_trip_on_random_lenses(model):
+    rng = np.random.default_rng(11)
+    xy = rng.uniform(-0.6, 0.6, (400, 2))  # ±31° off axis, beyond a 640×480 image's corners at f = 600
+    for _ in range(25):
+        if model == "equidistant":
+            coeffs = rng.uniform(-0.05, 0.05, 4)
+        else:
+            coeffs = np.r_[rng.uniform(-0.3, 0.3, 2), rng.uniform(-0.003, 0.003, 2), rng.uniform(-0.05, 0.05, 1)]
+            coeffs = np.r_[coeffs, rng.uniform(-0.3, 0.3, 3)] if model == "rational_polynomial" else coeffs
+        cam = gold_cam(model, tuple(coeffs))
+        assert np.allclose(undistort(distort(xy, cam), cam), xy, atol=1e-9)
+
+
 @pytest.mark.parametrize(
     "model,coeffs",
     [
@@ -79,7 +95,9 @@ def test_undistortion_converges_where_plain_iteration_does_not():
     ],
 )
 def test_deprojection_matches_pyrealsense2(model, coeffs):
-    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 (extra 'realsense') needs libusb-1.0-0")
+    rs = pytest.importorskip(
+        "pyrealsense2", reason="pyrealsense2 (extra realsense) needs libusb-1.0-0", exc_type=ImportError
+    )
     intr = rs.intrinsics()
     intr.width, intr.height, intr.fx, intr.fy, intr.ppx, intr.ppy = 640, 480, 600.0, 601.0, 320.5, 240.2
     intr.model, intr.coeffs = getattr(rs.distortion, model), coeffs
@@ -240,3 +258,45 @@ def test_relative_depth_image_matches_roborefer_normalization():
     cam = CameraModel(40, 30, 30.0, 30.0, 19.5, 14.5, depth_scale=0.001)
     assert np.abs(relative_depth_image(raw, cam).astype(int) - img.astype(int)).max() <= 1
     assert not relative_depth_image(np.full((4, 4), 1.0)).any()
+
+
+ROS_CAM = """\
+image_width: 64
+image_height: 48
+camera_name: d435
+camera_matrix: {rows: 3, cols: 3, data: [50.0, 0, 31.5, 0, 50.0, 23.5, 0, 0, 1]}
+distortion_model: plumb_bob
+distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}
+projection_matrix: {rows: 3, cols: 4, data: [50.0, 0, 31.5, 0, 0, 50.0, 23.5, 0, 0, 0, 1, 0]}
+"""
+
+
+def test_load_calibration_from_files_and_lift(tmp_path):
+    (tmp_path / "cam.yaml").write_text(ROS_CAM)
+    (tmp_path / "he.yaml").write_text(
+        "eye_on_hand: true\nrobot_effector_frame: tool0\ntracking_base_frame: optical\n"
+        "transformation: {x: 0.0, y: 0.0, z: 0.05, qx: 0.0, qy: 0.0, qz: 0.0, qw: 1.0}\n"
+    )
+    depth = np.full((48, 64), 300, np.uint16)  # 0.3 m in front of the lens
+    calib = load_calibration(tmp_path / "cam.yaml", tmp_path / "he.yaml", stream_size=(64, 48))
+    tcp_down = Transform.from_pose_vector([0.4, -0.1, 0.5, math.pi, 0.0, 0.0], "base_link", "tool0")
+    lp = calib.lift((0.5, 0.5), depth, T_base_tcp=tcp_down)
+    assert lp.frame == "base_link" and np.allclose(lp.p_base, [0.4, -0.1, 0.15])
+    with pytest.raises(ValueError, match="needs T_base_tcp"):
+        calib.lift((0.5, 0.5), depth)
+    with pytest.raises(CalibrationError, match="refusing"):
+        load_calibration(tmp_path / "cam.yaml", tmp_path / "he.yaml", stream_size=(128, 96))
+    fixed = load_calibration(tmp_path / "cam.yaml", "1.0 0.0 0.8 0 0 0 1 base_link optical")
+    assert np.allclose(fixed.lift((0.5, 0.5), depth).p_base, [1.0, 0.0, 1.1])
+    np.save(tmp_path / "T.npy", np.eye(4))
+    npy = load_calibration(tmp_path / "cam.yaml", tmp_path / "T.npy", frames=("base_link", "optical"))
+    assert npy.hand_eye.transform.name == "T_base_link_optical" and not npy.hand_eye.eye_in_hand
+
+
+def test_calibration_from_sim(ur5e_env):
+    obs, _ = ur5e_env.reset(seed=5)
+    calib = Calibration.from_sim(ur5e_env)
+    point = ur5e_env.unwrapped.task.point
+    lp = calib.lift(point, obs["depth"])
+    ref = lift_point(point, obs["depth"], camera_from_sim(obs), sim_T_base_cam(ur5e_env))
+    assert lp.frame == "robot/base" and np.allclose(lp.p_base, ref.p_base, atol=1e-5)

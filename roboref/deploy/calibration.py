@@ -81,7 +81,7 @@ class CameraModel:
     distortion: tuple[float, ...] = ()
     depth_scale: float = 0.001  # metres per unit of a raw integer depth image (RealSense: 0.001)
     frame: str = "opencv_optical"  # x right, y down, z forward
-    name: str = ""  # camera / optical frame id
+    name: str = ""  # optical frame id ("" = unknown: lift_point cannot check it against T_base_cam)
     source: str = field(default="", compare=False)  # the file it came from, for error messages
 
     def __post_init__(self):
@@ -204,7 +204,9 @@ def camera_from_ros(d: Mapping[str, Any], source: str = "CameraInfo", rectified:
     msg = "k" in d and "camera_matrix" not in d
     width = need_field(d, "width" if msg else "image_width", src)
     height = need_field(d, "height" if msg else "image_height", src)
-    name = str((d.get("header") or {}).get("frame_id") or d.get("camera_name") or "")
+    # The optical frame id where the file has one (a message's header; roboref's extra field), not
+    # camera_name, which names the device: lift_point checks it against the hand-eye transform.
+    name = str((d.get("header") or {}).get("frame_id") or d.get("frame_id") or "")
     if rectified:
         P = as_matrix(need_field(d, "p" if msg else "projection_matrix", src), (3, 4), src, "projection_matrix")
         kf, model, coeffs = _k_fields(P[:, :3], src, "projection_matrix"), "none", ()
@@ -256,7 +258,7 @@ def camera_from_opencv(d: Mapping[str, Any], source: str = "OpenCV calibration")
             )
     if model != "equidistant" and coeffs and not any(coeffs):
         model, coeffs = "none", ()
-    name = str(d.get("camera_name", ""))
+    name = str(d.get("frame_id", ""))
     kf = _k_fields(K, src)
     return CameraModel(
         width=width, height=height, **kf, distortion_model=model, distortion=coeffs, name=name, source=src
@@ -379,6 +381,7 @@ def save_camera(cam: CameraModel, path: str | Path) -> Path:
         "image_width": cam.width,
         "image_height": cam.height,
         "camera_name": cam.name or "camera",
+        "frame_id": cam.name,  # roboref's extra field: the optical frame (ROS parsers ignore it)
         "camera_matrix": {"rows": 3, "cols": 3, "data": K.ravel().tolist()},
         "distortion_model": model,
         "distortion_coefficients": {"rows": 1, "cols": len(coeffs), "data": coeffs},

@@ -171,6 +171,11 @@ class Transform:
         return cls(parent, child, T)
 
 
+def to_pose_vector(T: Transform) -> np.ndarray:
+    """``[x, y, z, rx, ry, rz]`` (UR's pose: metres, rotation vector), e.g. for ``moveL``."""
+    return np.r_[T.matrix[:3, 3], Rotation.from_matrix(T.matrix[:3, :3]).as_rotvec()]
+
+
 def identity(parent: str, child: str) -> Transform:
     return Transform(parent, child, np.eye(4))
 

@@ -2,10 +2,12 @@
 target in the robot's base frame.
 
 The steps are the ones a real RGB-D pipeline needs and a sim one can skip: normalized point →
-pixel (OpenCV pixel-centre convention) → robust depth (median of the valid pixels in a disk,
-rejecting 0 and values outside ``[near, far]``; none valid is a ``NoDepthError``, and nothing should
-move) → undistort (iterative, no OpenCV) → unproject with z-depth → ``T_base_cam``. The depth image
-must be aligned to the colour camera the point was given in (RealSense ``rs.align(rs.stream.color)``).
+pixel (OpenCV pixel-centre convention) → robust depth (median of the valid pixels in a disk that
+lie on the centre pixel's surface, rejecting 0 and values outside ``[near, far]``; none valid is a
+``NoDepthError``, and nothing should move) → undistort (iterative, no OpenCV) → unproject with
+z-depth → ``T_base_cam``. The depth image must be aligned to the colour camera the point was given
+in (RealSense ``rs.align(rs.stream.color)``). ``Calibration`` bundles a camera and its hand-eye
+transform (``load_calibration`` reads both from files).
 
 ``relative_depth_image`` makes the 3-channel uint8 relative-depth image RoboRefer's server feeds its
 VLM's depth encoder, for agents trained on it.
@@ -14,12 +16,21 @@ VLM's depth encoder, for agents trained on it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
-from roboref.deploy.calibration import CalibrationError, CameraModel
-from roboref.deploy.extrinsics import Transform
+from roboref.deploy.calibration import CalibrationError, CameraModel, camera_from_sim, load_camera
+from roboref.deploy.extrinsics import (
+    HandEye,
+    Transform,
+    from_static_transform_args,
+    load_easy_handeye,
+    load_transform,
+    sim_T_base_cam,
+)
 
 
 class NoDepthError(ValueError):
@@ -30,7 +41,10 @@ class NoDepthError(ValueError):
 class DepthConfig:
     """How depth is read around a point: a disk of ``radius`` pixels, values in ``[near, far]`` m."""
 
-    radius: int = 2  # at 224² in sim 1 px is ~6 mm at 1 m; benchmarks/lifting_error.py compares radii
+    #: Disk radius in pixels. 1 (5 pixels) had the lowest error under noise at 224² in sim (1 px ≈ 6 mm
+    #: at 1 m) for both robots (benchmarks/lifting_error.py); larger disks add curvature bias there.
+    #: At 640×480 or more a pixel is 3× smaller: 2 is then as safe, and rides over more holes.
+    radius: int = 1
     near: float = 0.1
     far: float = 3.0
     min_valid: int = 1  # fewer valid pixels than this in the disk is a refusal
@@ -187,19 +201,31 @@ def undistort(xy_d: np.ndarray, cam: CameraModel, iterations: int = 20, tol: flo
         dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
         dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
         x, y = (x0 - dx) * icdist, (y0 - dy) * icdist
-    xy = np.column_stack([x, y])
     with np.errstate(all="ignore"):
-        for _ in range(iterations):  # Newton refinement
+        xy = np.column_stack([x, y])
+        # Where the fixed point wandered off (strong distortion) or reached a spurious root (past a
+        # pole or fold of the lens polynomial), Newton starts from the radial-only inverse instead.
+        restart = ~(_residual(xy, xy_d, cam) < 1e-3) | ~_same_side(xy, xy_d)
+        if restart.any():
+            xy[restart] = _radial_guess(xy_d[restart], cam)
+        for _ in range(iterations):  # damped Newton: a step that raises the residual is halved
             res = distort(xy, cam) - xy_d
             if not np.abs(res).max() >= tol:  # converged (or NaN: reported below)
                 break
             try:
-                xy = xy - np.linalg.solve(_jacobian(xy, cam), res[..., None])[..., 0]
+                step = np.linalg.solve(_jacobian(xy, cam), res[..., None])[..., 0]
             except np.linalg.LinAlgError:
                 break
+            before = _residual(xy, xy_d, cam)
+            for _ in range(8):
+                worse = ~(_residual(xy - step, xy_d, cam) <= before)
+                if not worse.any():
+                    break
+                step[worse] *= 0.5
+            xy = xy - step
         res = np.abs(distort(xy, cam) - xy_d).max(axis=1)
         # A root where the lens model folds back (d r_d / d r <= 0) is not the image point's ray.
-        res[~(np.linalg.det(_jacobian(xy, cam)) > 0)] = np.inf
+        res[~(np.linalg.det(_jacobian(xy, cam)) > 0) | ~_same_side(xy, xy_d)] = np.inf
     if not np.all(np.isfinite(xy)) or not np.all(res <= 1e-6):
         bad = int(np.argmax(np.where(np.isfinite(res), res, np.inf)))
         raise ValueError(
@@ -207,6 +233,38 @@ def undistort(xy_d: np.ndarray, cam: CameraModel, iterations: int = 20, tol: flo
             "the point is outside the range where this lens model is invertible"
         )
     return xy
+
+
+def _radial_guess(xy_d: np.ndarray, cam: CameraModel, steps: int = 256) -> np.ndarray:
+    """Invert the radial part alone along each point's own ray: the first r (from the axis out, on
+    the branch where r·radial(r) still grows) with r·radial(r) = |xy_d|. A start inside the right
+    basin for Newton when the lens has a pole or fold just outside the image."""
+    r_d = np.hypot(xy_d[:, 0], xy_d[:, 1])
+    grid = np.linspace(0.0, 1.0, steps)[None, :] * (3.0 * r_d[:, None] + 1e-12)  # (N, steps)
+    pts = np.stack([grid, np.zeros_like(grid)], -1).reshape(-1, 2)
+    f = distort(pts, replace(cam, distortion=_radial_only(cam)))[:, 0].reshape(grid.shape)
+    rising = np.cumprod(np.diff(f, axis=1) > 0, axis=1).astype(bool)  # still on the first branch
+    hit = rising & (f[:, 1:] >= r_d[:, None])
+    idx = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 1)
+    r = grid[np.arange(len(r_d)), idx]
+    return xy_d * np.where(r_d > 1e-12, r / np.maximum(r_d, 1e-12), 1.0)[:, None]
+
+
+def _radial_only(cam: CameraModel) -> tuple[float, ...]:
+    c = list(cam.distortion)
+    c[2:4] = [0.0, 0.0]  # no tangential terms (Brown-Conrady / rational order: k1 k2 p1 p2 …)
+    return tuple(c)
+
+
+def _same_side(xy: np.ndarray, xy_d: np.ndarray) -> np.ndarray:
+    """Distortion scales a point along (about) its own direction: an ideal point on the other side
+    of the axis, or 10× farther out, is a spurious root of the lens polynomial."""
+    r, r_d = np.hypot(xy[:, 0], xy[:, 1]), np.hypot(xy_d[:, 0], xy_d[:, 1])
+    return np.isfinite(r) & (((xy * xy_d).sum(axis=1) > 0) | (r_d < 1e-12)) & (r <= 10 * r_d + 1e-9)
+
+
+def _residual(xy: np.ndarray, xy_d: np.ndarray, cam: CameraModel) -> np.ndarray:
+    return np.abs(distort(xy, cam) - xy_d).max(axis=1)
 
 
 def _jacobian(xy: np.ndarray, cam: CameraModel, eps: float = 1e-7) -> np.ndarray:
@@ -330,3 +388,50 @@ def relative_depth_image(depth: np.ndarray, cam: CameraModel | None = None, disp
             out[valid] = (vals - lo) / (hi - lo) * 255.0
     img = out.astype(np.uint8)
     return np.repeat(img[..., None], 3, axis=-1)
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """A camera and where it is: what a deployment loads once and lifts every point with."""
+
+    camera: CameraModel
+    hand_eye: HandEye
+
+    def lift(self, point, depth: np.ndarray, T_base_tcp: Transform | None = None, cfg: DepthConfig = DepthConfig()):
+        """``lift_point`` into the robot base frame; an eye-in-hand camera needs the current TCP pose."""
+        return lift_point(point, depth, self.camera, self.hand_eye.T_base_cam(T_base_tcp), cfg)
+
+    @classmethod
+    def from_sim(cls, env, camera: str = "agent", base_body: str = "robot/base") -> Calibration:
+        """The sim camera of a reset roboref env, fixed in ``base_body``'s frame (eye to hand)."""
+        u = env.unwrapped
+        K, _ = u.sim.camera_pose(camera)
+        w, h = u.config.image_size
+        cam = camera_from_sim(K, w, h, name=camera)
+        return cls(cam, HandEye(sim_T_base_cam(u, camera, base_body), eye_in_hand=False))
+
+
+def load_calibration(
+    camera: str | Path,
+    extrinsics: str | Path | Sequence[str],
+    stream_size: tuple[int, int] | None = None,
+    on_mismatch: str = "refuse",
+    eye_in_hand: bool = False,
+    frames: tuple[str, str] | None = None,
+) -> Calibration:
+    """A ``Calibration`` from files: ``camera`` is any file ``load_camera`` reads; ``extrinsics`` an
+    easy_handeye YAML (it says eye in hand or not), a 4×4 ``.json``/``.npy`` (``frames`` =
+    (parent, child) for a ``.npy``), or tf2 ``static_transform_publisher`` arguments (a string with
+    spaces, or a list). ``eye_in_hand`` applies to the last two kinds. ``stream_size`` (w, h) checks
+    the camera against the stream (``on_mismatch``: ``refuse`` or ``rescale``)."""
+    cam = load_camera(camera)
+    if stream_size is not None:
+        cam = cam.for_stream(int(stream_size[0]), int(stream_size[1]), on_mismatch)
+    if not isinstance(extrinsics, (str, Path)) or (isinstance(extrinsics, str) and " " in extrinsics.strip()):
+        he = HandEye(from_static_transform_args(extrinsics), eye_in_hand)
+    elif Path(extrinsics).suffix.lower() in (".yaml", ".yml"):
+        he = load_easy_handeye(extrinsics)
+    else:
+        parent, child = frames or (None, None)
+        he = HandEye(load_transform(extrinsics, parent, child), eye_in_hand)
+    return Calibration(cam, he)
