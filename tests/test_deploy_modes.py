@@ -91,7 +91,7 @@ def test_no_depth_around_the_point_is_refused_and_nothing_moves():
         fake = FakeRobot()
         layer = SafetyLayer(fake)
         layer.connect()
-        p = lift_plan(Plan("x", "location", (0.5, 0.5)), empty, Transform("base", "camera", np.eye(4)), table_z=0.0)
+        p = lift_plan(Plan("x", "location", (0.5, 0.5)), empty, Transform("base", "agent", np.eye(4)), table_z=0.0)
         assert p.refusal.startswith("no_depth") and p.lifted is None
         out = execute(layer, p, table_z=0.0)
         assert not out.ok and out.failure.startswith("no_depth") and fake.commands == []

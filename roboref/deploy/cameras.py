@@ -74,7 +74,7 @@ class SimCamera:
         frame = u.sim.render(u.config.camera, seg=False)
         depth = apply_depth_noise(frame.depth.astype(np.float32), self.rng, self.noise)
         K, _ = u.sim.camera_pose(u.config.camera)
-        cam = camera_from_sim(K, frame.rgb.shape[1], frame.rgb.shape[0])
+        cam = camera_from_sim(K, frame.rgb.shape[1], frame.rgb.shape[0], name=u.config.camera)
         return CameraFrame(frame.rgb, depth, cam, float(u.sim.data.time), "sim")
 
     def close(self) -> None:

@@ -42,7 +42,7 @@ PLACED = 0.03  # m from the target point a placed object may rest
 def sim_T_base_cam(robot: Any, camera: str) -> Transform:
     """The sim's stand-in for a hand-eye calibration: the camera in ``robot``'s base frame."""
     _, T_world_cam = robot.sim.camera_pose(camera)
-    return Transform("world", "base", robot.T_world_base).inverse() @ Transform("world", "camera", T_world_cam)
+    return Transform("world", "base", robot.T_world_base).inverse() @ Transform("world", camera, T_world_cam)
 
 
 def safety_for(robot: Any, overrides: dict | None) -> SafetyConfig:
