@@ -1,5 +1,6 @@
-"""Sim-to-real deployment: camera calibration import, point → 3D lifting (and, from other modules,
-robot adapters, the safety layer and the deploy modes).
+"""Sim-to-real deployment: camera calibration import, point → 3D lifting , robot adapters
+(``robots/``), the safety layer every command passes (``safety.py``), pick and place skills,
+the depth-only grasp estimate, camera sources and the ``roboref deploy`` modes (``modes.py``).
 
 A fixed (eye-to-hand) RealSense::
 
@@ -45,8 +46,16 @@ from roboref.deploy.lifting import (
     project,
     relative_depth_image,
 )
+from roboref.deploy.robots.base import RobotAdapter, RobotSpecs, RobotState
+from roboref.deploy.safety import SafetyConfig, SafetyLayer, SafetyViolation
 
 __all__ = [
+    "RobotAdapter",
+    "RobotSpecs",
+    "RobotState",
+    "SafetyConfig",
+    "SafetyLayer",
+    "SafetyViolation",
     "Calibration",
     "CalibrationError",
     "CameraModel",
