@@ -513,3 +513,18 @@ def test_g1_hardware_state_read_only():
         assert robot.state().safety == "normal"
     finally:
         robot.close()
+
+
+def test_grasp_yaw_closes_across_the_narrow_side():
+    from roboref.deploy.skills import grasp_yaw
+
+    rng = np.random.default_rng(0)
+    a = np.radians(30.0)
+    local = rng.uniform([-0.05, -0.015, 0.0], [0.05, 0.015, 0.04], (400, 3))  # 10 × 3 cm box top view
+    R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    box = local @ R.T + [0.3, -0.2, 0.0]
+    table = np.column_stack([rng.uniform(0.2, 0.4, 200), rng.uniform(-0.3, -0.1, 200), np.zeros(200)])
+    yaw = grasp_yaw(np.vstack([box, table]), [0.3, -0.2, 0.04], table_z=0.0)
+    assert np.degrees(yaw) == pytest.approx(-60.0, abs=5.0)  # across the 3 cm side, nearest yaw 0
+    assert grasp_yaw(np.vstack([box, table]), [0.3, -0.2, 0.04], table_z=0.0, nominal=2.0) == pytest.approx(yaw + np.pi)
+    assert grasp_yaw(table, [0.3, -0.2, 0.0], table_z=0.0, nominal=0.7) == 0.7  # nothing above the table
