@@ -66,8 +66,9 @@ def test_sim_robot_picks_and_places_a_real_scene_object_through_the_safety_layer
         assert isinstance(arm, RobotAdapter)
         T_bw = np.linalg.inv(arm.T_world_base)
         top = (T_bw @ [g.center[0], g.center[1], g.top, 1.0])[:3]  # the object's top, base frame
-        table_z = float((T_bw @ [0.0, 0.0, 0.75, 1.0])[2])
-        cfg = SafetyConfig(workspace_min=(-1.0, -1.0, table_z), workspace_max=(1.0, 1.0, 1.0), table_min_z=table_z)
+        table_z = arm.table_z()
+        assert table_z == pytest.approx((T_bw @ [0.0, 0.0, 0.75, 1.0])[2])
+        cfg = SafetyConfig.from_dict(arm.safety_limits())
         layer = SafetyLayer(arm, cfg, tmp_path / "log.jsonl")
         p0 = sim.world.object_pose(sim.data, k)[0]
         z0 = p0[2]
