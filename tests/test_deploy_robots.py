@@ -30,7 +30,8 @@ from roboref.deploy.robots.robotiq import DashboardReader, RobotiqGripper
 from roboref.deploy.robots.sim import SimRobot
 from roboref.deploy.robots.ur_rtde import URRtdeRobot
 from roboref.deploy.safety import SafetyConfig, SafetyLatched, SafetyLayer, read_log
-from roboref.deploy.skills import pick_at, place_at
+from roboref.deploy.skills import grasp_yaw, pick_at, place_at
+from roboref.envs.camera import unproject
 from roboref.envs.control.targets import grasp_pose
 
 DOWN = np.diag([1.0, -1.0, -1.0])
@@ -49,6 +50,16 @@ def _target(sim, robot: str):
         if best is None or d < best[0]:
             best = (d, k, g)
     return best[1], best[2]
+
+
+def _depth_points(sim, T_bw: np.ndarray) -> np.ndarray:
+    """Every pixel of the agent camera's depth image lifted to 3D, in the robot's base frame."""
+    frame = sim.render("agent", rgb=False, depth=True)
+    K, T_wc = sim.camera_pose("agent")
+    h, w = frame.depth.shape
+    v, u = np.mgrid[0:h, 0:w]
+    pts = unproject(np.column_stack([u.ravel() + 0.5, v.ravel() + 0.5]), frame.depth.ravel(), K, T_wc)
+    return pts @ T_bw[:3, :3].T + T_bw[:3, 3]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +83,7 @@ def test_sim_robot_picks_and_places_a_real_scene_object_through_the_safety_layer
         layer = SafetyLayer(arm, cfg, tmp_path / "log.jsonl")
         p0 = sim.world.object_pose(sim.data, k)[0]
         z0 = p0[2]
-        yaw = g.yaw - np.arctan2(arm.T_world_base[1, 0], arm.T_world_base[0, 0]) if robot == "ur5e" else 0.0
+        yaw = grasp_yaw(_depth_points(sim, T_bw), top, table_z) if robot == "ur5e" else 0.0  # G1: fingers +x
         picked = pick_at(layer, top, yaw=yaw, table_z=table_z)
         lift = sim.world.object_pose(sim.data, k)[0][2] - z0
         assert picked.holding and lift > 0.05, f"object {k} rose {lift:.3f} m"
