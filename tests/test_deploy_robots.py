@@ -30,7 +30,8 @@ from roboref.deploy.robots.robotiq import DashboardReader, RobotiqGripper
 from roboref.deploy.robots.sim import SimRobot
 from roboref.deploy.robots.ur_rtde import URRtdeRobot
 from roboref.deploy.safety import SafetyConfig, SafetyLatched, SafetyLayer, read_log
-from roboref.deploy.skills import pick_at, place_at
+from roboref.deploy.skills import grasp_yaw, pick_at, place_at
+from roboref.envs.camera import unproject
 from roboref.envs.control.targets import grasp_pose
 
 DOWN = np.diag([1.0, -1.0, -1.0])
@@ -51,6 +52,16 @@ def _target(sim, robot: str):
     return best[1], best[2]
 
 
+def _depth_points(sim, T_bw: np.ndarray) -> np.ndarray:
+    """Every pixel of the agent camera's depth image lifted to 3D, in the robot's base frame."""
+    frame = sim.render("agent", rgb=False, depth=True)
+    K, T_wc = sim.camera_pose("agent")
+    h, w = frame.depth.shape
+    v, u = np.mgrid[0:h, 0:w]
+    pts = unproject(np.column_stack([u.ravel() + 0.5, v.ravel() + 0.5]), frame.depth.ravel(), K, T_wc)
+    return pts @ T_bw[:3, :3].T + T_bw[:3, 3]
+
+
 @pytest.mark.parametrize(
     ("env_id", "robot"), [("roboref/PickPlace-UR5e-v0", "ur5e"), ("roboref/PickPlace-G1-v0", "g1")]
 )
@@ -66,12 +77,13 @@ def test_sim_robot_picks_and_places_a_real_scene_object_through_the_safety_layer
         assert isinstance(arm, RobotAdapter)
         T_bw = np.linalg.inv(arm.T_world_base)
         top = (T_bw @ [g.center[0], g.center[1], g.top, 1.0])[:3]  # the object's top, base frame
-        table_z = float((T_bw @ [0.0, 0.0, 0.75, 1.0])[2])
-        cfg = SafetyConfig(workspace_min=(-1.0, -1.0, table_z), workspace_max=(1.0, 1.0, 1.0), table_min_z=table_z)
+        table_z = arm.table_z()
+        assert table_z == pytest.approx((T_bw @ [0.0, 0.0, 0.75, 1.0])[2])
+        cfg = SafetyConfig.from_dict(arm.safety_limits())
         layer = SafetyLayer(arm, cfg, tmp_path / "log.jsonl")
         p0 = sim.world.object_pose(sim.data, k)[0]
         z0 = p0[2]
-        yaw = g.yaw - np.arctan2(arm.T_world_base[1, 0], arm.T_world_base[0, 0]) if robot == "ur5e" else 0.0
+        yaw = grasp_yaw(_depth_points(sim, T_bw), top, table_z) if robot == "ur5e" else 0.0  # G1: fingers +x
         picked = pick_at(layer, top, yaw=yaw, table_z=table_z)
         lift = sim.world.object_pose(sim.data, k)[0][2] - z0
         assert picked.holding and lift > 0.05, f"object {k} rose {lift:.3f} m"
@@ -513,3 +525,18 @@ def test_g1_hardware_state_read_only():
         assert robot.state().safety == "normal"
     finally:
         robot.close()
+
+
+def test_grasp_yaw_closes_across_the_narrow_side():
+    from roboref.deploy.skills import grasp_yaw
+
+    rng = np.random.default_rng(0)
+    a = np.radians(30.0)
+    local = rng.uniform([-0.05, -0.015, 0.0], [0.05, 0.015, 0.04], (400, 3))  # 10 × 3 cm box top view
+    R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    box = local @ R.T + [0.3, -0.2, 0.0]
+    table = np.column_stack([rng.uniform(0.2, 0.4, 200), rng.uniform(-0.3, -0.1, 200), np.zeros(200)])
+    yaw = grasp_yaw(np.vstack([box, table]), [0.3, -0.2, 0.04], table_z=0.0)
+    assert np.degrees(yaw) == pytest.approx(-60.0, abs=5.0)  # across the 3 cm side, nearest yaw 0
+    assert grasp_yaw(np.vstack([box, table]), [0.3, -0.2, 0.04], table_z=0.0, nominal=2.0) == pytest.approx(yaw + np.pi)
+    assert grasp_yaw(table, [0.3, -0.2, 0.0], table_z=0.0, nominal=0.7) == 0.7  # nothing above the table

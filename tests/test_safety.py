@@ -14,6 +14,7 @@ from roboref.deploy.robots import (
     ConnectionLostError,
     FakeRobot,
     ProtectiveStopError,
+    RobotError,
     UnreachableError,
     pose_matrix,
 )
@@ -243,3 +244,21 @@ def test_log_lines_stay_whole_with_concurrent_writers(tmp_path):
     lines = log.read_text().splitlines()
     assert len(lines) == 100
     assert all(json.loads(line)["command"] == "gripper" for line in lines)
+
+
+def test_the_watchdog_stops_and_latches_a_command_that_overruns_its_time(tmp_path):
+    import time
+
+    class SlowFake(FakeRobot):  # a robot that ignores the timeout it is given
+        def move_to_pose(self, T, speed, accel, timeout, linear=True):
+            time.sleep(timeout + 0.3)
+            super().move_to_pose(T, speed, accel, timeout, linear)
+
+    robot = SlowFake()
+    robot.connect()
+    cfg = SafetyConfig(tcp_speed=0.25, tcp_accel=10.0, watchdog=0.1)
+    layer = SafetyLayer(robot, cfg, tmp_path / "log.jsonl")
+    with pytest.raises(RobotError, match="watchdog"):
+        layer.move_to_pose(pose_matrix([0.0, -0.4, 0.35], DOWN))
+    assert layer.latched and sent(robot, "stop")
+    assert read_log(tmp_path / "log.jsonl")[-1]["error"].startswith("RobotError: watchdog")

@@ -9,6 +9,9 @@ protective stop, an emergency stop, a dropped connection or a timed-out move sto
 latches the layer: it refuses everything but ``stop`` until an operator calls ``reset`` (which
 itself refuses while the robot still reports a stop; the layer never unlocks one). Each command
 goes to ``log.jsonl`` with the robot's state before and after, one flushed line per command.
+
+The box is convex, so a straight tool-space move (``linear=True``) between two poses inside it
+stays inside; a joint-space move's path is bounded only by ``max_jump`` / ``max_joint_jump``.
 """
 
 from __future__ import annotations

@@ -100,6 +100,32 @@ def place_at(
     return SkillResult(robot.state().holding, width, at, hold_height)
 
 
+def grasp_yaw(
+    points,
+    center,
+    table_z: float,
+    radius: float = 0.06,
+    min_height: float = 0.01,
+    nominal: float = 0.0,
+    step_deg: float = 5.0,
+) -> float:
+    """A parallel gripper's closing-axis yaw (base frame, for ``pick_at(yaw=…)``) across the
+    narrowest horizontal extent of the object seen in ``points`` (N×3, base frame, e.g. lifted
+    from the depth image): the points within ``radius`` of ``center`` (xy) and at least
+    ``min_height`` above the table. Of the two equal axes (θ, θ + π) the one nearer ``nominal``
+    (the wrist's yaw now) is returned. Without such points: ``nominal``."""
+    pts = np.asarray(points, float).reshape(-1, 3)
+    c = _point(center)
+    near = pts[(np.linalg.norm(pts[:, :2] - c[:2], axis=1) <= radius) & (pts[:, 2] >= table_z + min_height)]
+    if len(near) < 5:
+        return float(nominal)
+    thetas = np.radians(np.arange(0.0, 180.0, step_deg))
+    dirs = np.stack([np.cos(thetas), np.sin(thetas)], axis=1)
+    proj = near[:, :2] @ dirs.T
+    theta = float(thetas[int(np.argmin(proj.max(0) - proj.min(0)))])
+    return theta + np.pi * round((nominal - theta) / np.pi)
+
+
 def _point(p) -> np.ndarray:
     p = np.asarray(p, float)
     if p.shape != (3,) or not np.isfinite(p).all():

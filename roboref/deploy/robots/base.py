@@ -128,7 +128,10 @@ class RobotAdapter(Protocol):
     def state(self) -> RobotState: ...
 
     def move_to_pose(self, T: np.ndarray, speed: float, accel: float, timeout: float, linear: bool = True) -> None:
-        """TCP to ``T`` (base frame): straight in tool space (``linear``) or via joint space."""
+        """TCP to ``T`` (base frame): straight in tool space (``linear``: ``speed`` m/s, ``accel``
+        m/s²) or through joint space (``linear=False``, a ``moveJ`` to the IK solution; UR takes
+        ``speed``/``accel`` as the leading joint's rad/s and rad/s², the sims time the move by the
+        TCP's straight-line distance over ``speed``)."""
         ...
 
     def move_joints(self, q: np.ndarray, speed: float, accel: float, timeout: float) -> None: ...

@@ -88,15 +88,15 @@ class SimRobot:
             down = T_wb[:3, :3].T @ self.controller.tool_rotation(self.b, 0.0)
             wrists = tuple(i for i, n in enumerate(names) if n.startswith("wrist"))
             self.specs = RobotSpecs(
-                "sim-ur5e",
-                names,
-                limits,
-                (0.0, UR_OPEN),
-                "base",
-                "gripper/pinch",
-                wrists,
-                down,
-                (0.0, 0.0, 1.0),
+                name="sim-ur5e",
+                joint_names=names,
+                joint_limits=limits,
+                gripper_range=(0.0, UR_OPEN),
+                base_frame="base",
+                tcp_frame="gripper/pinch",
+                wrist_joints=wrists,
+                tool_down=down,
+                approach_axis=(0.0, 0.0, 1.0),
                 ready_path=self._ready_path(),
             )
         else:
@@ -104,18 +104,17 @@ class SimRobot:
             down = T_wb[:3, :3].T @ self.controller.tool_rotation(self.b, 0.0)
             sign = 1.0 if side == "right" else -1.0
             self.specs = RobotSpecs(
-                f"sim-g1-{side}",
-                names,
-                limits,
-                (0.0, DEX3_OPEN_WIDTH),
-                "pelvis",
-                f"{side}_grasp",
-                (),
-                down,
-                (0.0, sign, 0.0),  # the palm normal (site ±y) points along the approach
-                (1.0, 15.0),
-                self._ready_path(),
-                (-0.01, 0.0, -0.015),
+                name=f"sim-g1-{side}",
+                joint_names=names,
+                joint_limits=limits,
+                gripper_range=(0.0, DEX3_OPEN_WIDTH),
+                base_frame="pelvis",
+                tcp_frame=f"{side}_grasp",
+                tool_down=down,
+                approach_axis=(0.0, sign, 0.0),  # the palm normal (site ±y) points along the approach
+                gripper_force_range=(1.0, 15.0),
+                ready_path=self._ready_path(),
+                grasp_offset=(-0.01, 0.0, -0.015),  # the object sits deeper in the Dex3 than at its grasp site
             )
 
     # --- frames -------------------------------------------------------------------------------
@@ -123,6 +122,24 @@ class SimRobot:
     def T_world_base(self) -> np.ndarray:
         body = self.sim.data.body(self.base_body)
         return pose_matrix(body.xpos, body.xmat.reshape(3, 3))
+
+    def table_z(self) -> float:
+        """The table top's height in the base frame."""
+        return float((np.linalg.inv(self.T_world_base) @ [0.0, 0.0, TABLE_HEIGHT, 1.0])[2])
+
+    def safety_limits(self, margin: float = 0.08, height: float = 0.5) -> dict:
+        """``SafetyConfig.from_dict`` limits for this cell: the robot's scene workspace (table
+        frame) grown by ``margin``, in the base frame, from the table top up by ``height``."""
+        (x0, x1), (y0, y1) = self.sim.world.robot.workspace
+        T_bw = np.linalg.inv(self.T_world_base)
+        corners = np.array([[x, y, TABLE_HEIGHT, 1.0] for x in (x0, x1) for y in (y0, y1)]) @ T_bw.T
+        lo, hi = corners[:, :3].min(0) - margin, corners[:, :3].max(0) + margin
+        z = self.table_z()
+        return {
+            "workspace_min": [float(lo[0]), float(lo[1]), z],
+            "workspace_max": [float(hi[0]), float(hi[1]), z + height],
+            "table_min_z": z + 0.005,
+        }
 
     def _tcp_world(self) -> np.ndarray:
         s = self.sim.data.site(self.b.arm.site)
