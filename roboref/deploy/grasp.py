@@ -6,9 +6,9 @@ and the depth image. So the deploy loop estimates the grasp from the points the 
 1. deproject the depth pixels in a window around the point into the base frame;
 2. keep those standing above the table (``min_height``), and of them the connected blob that
    holds (or is nearest) the pointed pixel;
-3. the blob's horizontal principal axes give the grasp: fingers close along the minor axis (the
-   narrowest direction), at the centre of the blob's extent along both axes, at the blob's top
-   height (a high percentile, robust to noise).
+3. the fingers close across the blob's narrowest horizontal extent (``skills.grasp_yaw``), at the
+   centre of its extent along and across that direction, at its top height (a high percentile,
+   robust to noise).
 
 A blob wider than the hand opens along its minor axis is reported (``width``) so the caller can
 refuse; a pointed pixel with no blob near it is a ``NoDepthError``.
@@ -25,6 +25,7 @@ from scipy import ndimage
 from roboref.deploy.calibration import CameraModel
 from roboref.deploy.extrinsics import Transform
 from roboref.deploy.lifting import NoDepthError, deproject, depth_in_metres, point_to_pixel
+from roboref.deploy.skills import grasp_yaw
 
 
 @dataclass(frozen=True)
@@ -89,17 +90,17 @@ def depth_grasp(
             f"nothing stands above the table within {search} px of pixel ({u:.0f}, {v:.0f}): no object to grasp there"
         )
     sel = labels[rr, cc] == lab
-    xy, z = pts[sel, :2], pts[sel, 2]
-    mean = xy.mean(axis=0)
-    evals, evecs = np.linalg.eigh(np.cov((xy - mean).T) if len(xy) > 2 else np.eye(2))
-    minor, major = evecs[:, 0], evecs[:, 1]
-    a, b = (xy - mean) @ minor, (xy - mean) @ major
-    centre = mean + minor * (a.max() + a.min()) / 2 + major * (b.max() + b.min()) / 2
+    blob = pts[sel]
+    xy, z = blob[:, :2], blob[:, 2]
     top = float(np.percentile(z, 90))
-    yaw = math.atan2(minor[1], minor[0])
-    return DepthGrasp(
-        np.array([centre[0], centre[1], top]), yaw, float(a.max() - a.min()), float(b.max() - b.min()), int(sel.sum())
-    )
+    # the closing direction: across the blob's narrowest horizontal extent (the skills' own search)
+    yaw = grasp_yaw(blob, [*xy.mean(axis=0), top], table_z, radius=np.inf, min_height=min_height)
+    close = np.array([math.cos(yaw), math.sin(yaw)])
+    across = np.array([-close[1], close[0]])
+    a, b = xy @ close, xy @ across
+    centre = close * (a.max() + a.min()) / 2 + across * (b.max() + b.min()) / 2
+    width, length = float(a.max() - a.min()), float(b.max() - b.min())
+    return DepthGrasp(np.array([centre[0], centre[1], top]), yaw, width, length, int(sel.sum()))
 
 
 def _depth_edges(d: np.ndarray, step: float) -> np.ndarray:

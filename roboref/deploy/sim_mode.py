@@ -31,7 +31,6 @@ from roboref.deploy.lifting import DepthConfig
 from roboref.deploy.pipeline import Plan, execute, lift_plan, plan
 from roboref.deploy.safety import SafetyConfig, SafetyLayer
 from roboref.envs.atomic import write_json_atomic
-from roboref.envs.scene import TABLE_HEIGHT
 from roboref.results import append_records, read_results, repair_tail
 from roboref.stats import rate
 
@@ -46,16 +45,9 @@ def sim_T_base_cam(robot: Any, camera: str) -> Transform:
 
 
 def safety_for(robot: Any, overrides: dict | None) -> SafetyConfig:
-    """Limits for a sim cell: the table top (in the base frame) is the floor of the box."""
-    table_z = TABLE_HEIGHT - float(robot.T_world_base[2, 3])
-    d = {
-        "table_min_z": table_z,
-        "workspace_min": (-0.9, -0.9, table_z - 0.02),
-        "workspace_max": (0.9, 0.9, table_z + 0.7),
-        "max_jump": 0.8,  # the ready pose to above the farthest table corner
-    }
-    d.update(overrides or {})
-    return SafetyConfig.from_dict(d)
+    """Limits for a sim cell: the robot's workspace over the table (``SimRobot.safety_limits``),
+    with a jump allowance from the ready pose to the farthest table corner."""
+    return SafetyConfig.from_dict({**robot.safety_limits(), "max_jump": 0.8, **(overrides or {})})
 
 
 def _object_z(sim: Any, slot: int) -> np.ndarray:
@@ -88,7 +80,7 @@ def run_episode(env: Any, agent: Any, robot_name: str, seed: int, cfg: Any, log_
     robot = SimRobot(robot_name, sim=u.sim)
     T_base_cam = sim_T_base_cam(robot, u.config.camera)
     depth_cfg = DepthConfig(**dict(cfg.get("depth") or {}))
-    table_z = TABLE_HEIGHT - float(robot.T_world_base[2, 3])
+    table_z = robot.table_z()
     rec: dict[str, Any] = {"key": f"{robot_name}/{seed}", "seed": seed, "robot": robot_name, "kind": kind}
     t0 = time.perf_counter()
     noisy = {**obs, "depth": frame.depth}
