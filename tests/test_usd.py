@@ -126,6 +126,8 @@ def test_joint_frames_meet_and_measure_mujocos_joint_position(episode):
         j = model.joint(p.GetCustomDataByKey("mujoco:joint")).id
         q = np.degrees(data.qpos[model.jnt_qposadr[j]])
         assert abs((angle - q + 180) % 360 - 180) < 0.05, p.GetPath()
+        # and the start state Isaac Sim (PhysX JointStateAPI) reads is that same qpos
+        assert p.GetAttribute("state:angular:physics:position").Get() == pytest.approx(q, abs=1e-3)
 
 
 def usd_project(stage, cam_path: str, points: np.ndarray) -> np.ndarray:
@@ -240,6 +242,12 @@ def test_mass_properties_and_drive_units(episode):
             name = ROBOT_PREFIX + p.GetName()
             if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name) >= 0:
                 assert UsdPhysics.MassAPI(p).GetMassAttr().Get() == pytest.approx(model.body(name).mass[0], rel=1e-6)
+    for b in range(model.nbody):  # MuJoCo's gravity compensation -> PhysX's disableGravity
+        name = model.body(b).name
+        if name.startswith(ROBOT_PREFIX):
+            prim = stage.GetPrimAtPath(f"/World/Robot/{name.removeprefix(ROBOT_PREFIX).replace('/', '_')}")
+            assert prim.IsValid(), name
+            assert bool(prim.GetAttribute("physxRigidBody:disableGravity").Get()) == (model.body_gravcomp[b] >= 1)
     if env.sim.world.robot.name == "ur5e":
         drive = UsdPhysics.DriveAPI(stage.GetPrimAtPath("/World/Robot/joints/shoulder_pan_joint"), "angular")
         kp = -model.actuator("robot/shoulder_pan").biasprm[1]
