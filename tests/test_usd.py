@@ -9,15 +9,13 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
+from pxr import Gf, Usd, UsdGeom, UsdPhysics  # usd-core: the [usd] extra, in [dev] so .ci/run has it
 
-pxr = pytest.importorskip("pxr", reason="the usd extra: pip install 'roboref[usd]'")
-from pxr import Gf, Usd, UsdGeom, UsdPhysics  # noqa: E402
-
-from roboref.cli import main  # noqa: E402
-from roboref.envs import env_id  # noqa: E402
-from roboref.envs.camera import project  # noqa: E402
-from roboref.envs.usd import export_episode, read_task  # noqa: E402
-from roboref.envs.world import ROBOT_PREFIX  # noqa: E402
+from roboref.cli import main
+from roboref.envs import env_id
+from roboref.envs.camera import project
+from roboref.envs.usd import export_episode, read_task
+from roboref.envs.world import ROBOT_PREFIX
 
 
 @pytest.fixture(scope="module", params=["ur5e", "g1"])
