@@ -250,3 +250,24 @@ def test_mass_properties_and_drive_units(episode):
         drive = UsdPhysics.DriveAPI(stage.GetPrimAtPath("/World/Robot/joints/shoulder_pan_joint"), "angular")
         kp = -model.actuator("robot/shoulder_pan").biasprm[1]
         assert drive.GetStiffnessAttr().Get() == pytest.approx(kp * np.pi / 180, rel=1e-6)
+
+
+def _validate(stage) -> list[str]:
+    """Errors of every validator OpenUSD registers (core, UsdGeom, UsdShade, UsdPhysics)."""
+    from pxr import UsdValidation
+
+    reg = UsdValidation.ValidationRegistry()
+    validators = reg.GetOrLoadValidatorsByName([m.name for m in reg.GetAllValidatorMetadata()])
+    return [e.GetErrorAsString() for e in UsdValidation.ValidationContext(validators).Validate(stage)]
+
+
+def test_stage_passes_openusds_validators_which_do_catch_broken_physics(episode):
+    _, stage, _ = episode
+    assert _validate(stage) == []
+    broken = Usd.Stage.CreateInMemory()  # the control: the validators are live and see physics
+    body = UsdGeom.Xform.Define(broken, "/W/A").GetPrim()
+    UsdPhysics.RigidBodyAPI.Apply(body)
+    joint = UsdPhysics.RevoluteJoint.Define(broken, "/W/j")
+    joint.CreateBody0Rel().SetTargets(["/W/missing"])
+    joint.CreateBody1Rel().SetTargets(["/W/A"])
+    assert any("JointInvalidPrimRel" in e for e in _validate(broken))
