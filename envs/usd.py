@@ -69,7 +69,7 @@ def export_episode(env, path: str | Path, camera: str | None = None) -> ExportRe
     t0 = time.perf_counter()
     world: World = sim.world
     model, data = sim.model, sim.data
-    stage = p.Usd.Stage.CreateNew(str(path.with_suffix(".tmp" + path.suffix)))
+    stage = p.Usd.Stage.CreateInMemory()  # written out whole at the end: no half-written file
     p.UsdGeom.SetStageUpAxis(stage, p.UsdGeom.Tokens.z)
     p.UsdGeom.SetStageMetersPerUnit(stage, 1.0)
     p.UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
@@ -90,9 +90,9 @@ def export_episode(env, path: str | Path, camera: str | None = None) -> ExportRe
     for cam_id in range(model.ncam):
         _camera(stage, model, data, model.camera(cam_id).name)
     _task_metadata(stage, sim, task, frame, camera)
-    stage.GetRootLayer().Save()
-    tmp = Path(stage.GetRootLayer().realPath)
-    del stage
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # same format (by suffix), then renamed
+    if not stage.GetRootLayer().Export(str(tmp)):
+        raise OSError(f"OpenUSD could not write {tmp}")
     tmp.replace(path)
     return ExportReport(
         str(path), n_obj, counts["bodies"], counts["joints"], counts["drives"], time.perf_counter() - t0

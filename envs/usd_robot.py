@@ -66,7 +66,11 @@ def add_robot(stage, root: str, model: mujoco.MjModel, data: mujoco.MjData, pref
         prim = xf.GetPrim()
         p.UsdPhysics.RigidBodyAPI.Apply(prim)
         set_mass(prim, model, b)
-        prim.SetCustomDataByKey("roboref:gravcomp", float(model.body_gravcomp[b]))
+        if model.body_gravcomp[b] >= 1.0:
+            # MuJoCo's gravity compensation (the arm holds its pose): PhysX's per-body switch,
+            # authored raw since usd-core has no PhysxSchema; Isaac Sim and Newton read it.
+            prim.AddAppliedSchema("PhysxRigidBodyAPI")
+            prim.CreateAttribute("physxRigidBody:disableGravity", p.Sdf.ValueTypeNames.Bool, False).Set(True)
         for g in np.nonzero(model.geom_bodyid == b)[0]:
             gname = model.geom(g).name.removeprefix(prefix).replace("/", "_") or f"geom{g}"
             from pxr import Tf
@@ -123,14 +127,24 @@ def _add_joints(stage, root, model, data, bodies, paths) -> dict[int, object]:
                 lo, hi = model.jnt_range[j] * unit
                 joint.CreateLowerLimitAttr(float(lo))
                 joint.CreateUpperLimitAttr(float(hi))
-            q = float(data.qpos[model.jnt_qposadr[j]]) * unit
-            joint.GetPrim().SetCustomDataByKey("roboref:position", q)
+            _joint_state(
+                joint.GetPrim(), "angular" if t == J.mjJNT_HINGE else "linear", data.qpos[model.jnt_qposadr[j]] * unit
+            )
         jpos = model.jnt_pos[j].astype(float)
         pos0, quat0 = _compose(ppos, pquat, jpos, axis_q)
         _frames(joint, paths.get(parent), paths[b], pos0, quat0, jpos, axis_q)
         joint.GetPrim().SetCustomDataByKey("mujoco:joint", model.joint(j).name)
         out[j] = joint
     return out
+
+
+def _joint_state(prim, kind: str, position: float) -> None:
+    """The episode's joint position as PhysX's ``JointStateAPI`` (degrees or metres): what Isaac
+    Sim and Newton start the articulation from (UsdPhysics itself has no joint state)."""
+    p = pxr_modules()
+    prim.AddAppliedSchema(f"PhysicsJointStateAPI:{kind}")
+    prim.CreateAttribute(f"state:{kind}:physics:position", p.Sdf.ValueTypeNames.Float, False).Set(float(position))
+    prim.CreateAttribute(f"state:{kind}:physics:velocity", p.Sdf.ValueTypeNames.Float, False).Set(0.0)
 
 
 def _frames(joint, body0: str | None, body1: str, pos0, quat0, pos1, quat1) -> None:

@@ -10,12 +10,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-pytest.importorskip("pxr", reason="the usd extra: pip install 'roboref[usd]'")
-
-from roboref.envs import env_id  # noqa: E402
-from roboref.envs.usd import export_episode  # noqa: E402
-from roboref.isaac import ENV_ID, isaaclab_available  # noqa: E402
-from roboref.isaac.episode import decode_instruction, encode_instruction, read_episode, score_point  # noqa: E402
+from roboref.envs import env_id
+from roboref.envs.usd import export_episode
+from roboref.isaac import ENV_ID, isaaclab_available
+from roboref.isaac.episode import decode_instruction, encode_instruction, read_episode, score_point
 
 no_isaac = pytest.mark.skipif(isaaclab_available(), reason="Isaac Lab is installed: the env itself can import")
 

@@ -9,15 +9,13 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
+from pxr import Gf, Usd, UsdGeom, UsdPhysics  # usd-core: the [usd] extra, in [dev] so .ci/run has it
 
-pxr = pytest.importorskip("pxr", reason="the usd extra: pip install 'roboref[usd]'")
-from pxr import Gf, Usd, UsdGeom, UsdPhysics  # noqa: E402
-
-from roboref.cli import main  # noqa: E402
-from roboref.envs import env_id  # noqa: E402
-from roboref.envs.camera import project  # noqa: E402
-from roboref.envs.usd import export_episode, read_task  # noqa: E402
-from roboref.envs.world import ROBOT_PREFIX  # noqa: E402
+from roboref.cli import main
+from roboref.envs import env_id
+from roboref.envs.camera import project
+from roboref.envs.usd import export_episode, read_task
+from roboref.envs.world import ROBOT_PREFIX
 
 
 @pytest.fixture(scope="module", params=["ur5e", "g1"])
@@ -126,6 +124,8 @@ def test_joint_frames_meet_and_measure_mujocos_joint_position(episode):
         j = model.joint(p.GetCustomDataByKey("mujoco:joint")).id
         q = np.degrees(data.qpos[model.jnt_qposadr[j]])
         assert abs((angle - q + 180) % 360 - 180) < 0.05, p.GetPath()
+        # and the start state Isaac Sim (PhysX JointStateAPI) reads is that same qpos
+        assert p.GetAttribute("state:angular:physics:position").Get() == pytest.approx(q, abs=1e-3)
 
 
 def usd_project(stage, cam_path: str, points: np.ndarray) -> np.ndarray:
@@ -240,7 +240,34 @@ def test_mass_properties_and_drive_units(episode):
             name = ROBOT_PREFIX + p.GetName()
             if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name) >= 0:
                 assert UsdPhysics.MassAPI(p).GetMassAttr().Get() == pytest.approx(model.body(name).mass[0], rel=1e-6)
+    for b in range(model.nbody):  # MuJoCo's gravity compensation -> PhysX's disableGravity
+        name = model.body(b).name
+        if name.startswith(ROBOT_PREFIX):
+            prim = stage.GetPrimAtPath(f"/World/Robot/{name.removeprefix(ROBOT_PREFIX).replace('/', '_')}")
+            assert prim.IsValid(), name
+            assert bool(prim.GetAttribute("physxRigidBody:disableGravity").Get()) == (model.body_gravcomp[b] >= 1)
     if env.sim.world.robot.name == "ur5e":
         drive = UsdPhysics.DriveAPI(stage.GetPrimAtPath("/World/Robot/joints/shoulder_pan_joint"), "angular")
         kp = -model.actuator("robot/shoulder_pan").biasprm[1]
         assert drive.GetStiffnessAttr().Get() == pytest.approx(kp * np.pi / 180, rel=1e-6)
+
+
+def _validate(stage) -> list[str]:
+    """Errors of every validator OpenUSD registers (core, UsdGeom, UsdShade, UsdPhysics)."""
+    from pxr import UsdValidation
+
+    reg = UsdValidation.ValidationRegistry()
+    validators = reg.GetOrLoadValidatorsByName([m.name for m in reg.GetAllValidatorMetadata()])
+    return [e.GetErrorAsString() for e in UsdValidation.ValidationContext(validators).Validate(stage)]
+
+
+def test_stage_passes_openusds_validators_which_do_catch_broken_physics(episode):
+    _, stage, _ = episode
+    assert _validate(stage) == []
+    broken = Usd.Stage.CreateInMemory()  # the control: the validators are live and see physics
+    body = UsdGeom.Xform.Define(broken, "/W/A").GetPrim()
+    UsdPhysics.RigidBodyAPI.Apply(body)
+    joint = UsdPhysics.RevoluteJoint.Define(broken, "/W/j")
+    joint.CreateBody0Rel().SetTargets(["/W/missing"])
+    joint.CreateBody1Rel().SetTargets(["/W/A"])
+    assert any("JointInvalidPrimRel" in e for e in _validate(broken))

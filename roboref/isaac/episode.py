@@ -53,9 +53,10 @@ def read_episode(usd_path: str | Path) -> IsaacEpisode:
     K = np.array(json.loads(cam.GetCustomDataByKey("roboref:intrinsics")))
     home = {}
     for prim in p.Usd.PrimRange(stage.GetPrimAtPath(f"{WORLD}/Robot")):
-        q = prim.GetCustomDataByKey("roboref:position")
-        if q is not None:
-            home[prim.GetName()] = math.radians(q) if prim.IsA(p.UsdPhysics.RevoluteJoint) else float(q)
+        for kind, unit in (("angular", math.radians), ("linear", float)):
+            attr = prim.GetAttribute(f"state:{kind}:physics:position")
+            if attr and attr.HasAuthoredValue():
+                home[prim.GetName()] = unit(attr.Get())
     return IsaacEpisode(
         usd_path=str(path.resolve()),
         task=ReferringTask.from_dict(json.loads(meta["task_json"])),
