@@ -121,7 +121,7 @@ def execute(
     try:
         if p.kind == "location" and p.grasp is not None:
             g = p.grasp
-            if g.width > robot.specs.gripper_range[1] - 0.01:
+            if g.width > robot.specs.gripper_range[1] - 0.005:
                 return Outcome(
                     False,
                     f"too_wide: the object is {g.width:.3f} m across, the hand opens "

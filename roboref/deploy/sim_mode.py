@@ -47,7 +47,7 @@ def sim_T_base_cam(robot: Any, camera: str) -> Transform:
 def safety_for(robot: Any, overrides: dict | None) -> SafetyConfig:
     """Limits for a sim cell: the robot's workspace over the table (``SimRobot.safety_limits``),
     with a jump allowance from the ready pose to the farthest table corner."""
-    return SafetyConfig.from_dict({**robot.safety_limits(), "max_jump": 0.8, **(overrides or {})})
+    return SafetyConfig.from_dict({**robot.safety_limits(), "max_jump": 0.9, **(overrides or {})})
 
 
 def _object_z(sim: Any, slot: int) -> np.ndarray:
