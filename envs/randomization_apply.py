@@ -3,6 +3,8 @@ and write one scene's parameters. Kept apart so each module stays short; see tha
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import mujoco
 import numpy as np
 
@@ -16,6 +18,10 @@ from roboref.envs.world import (
     RAND_PREFIX,
     VISIBLE_GROUP,
 )
+
+if TYPE_CHECKING:
+    from roboref.envs.randomization import RandomizationConfig
+    from roboref.envs.sim import Sim
 
 _DISTRACTOR_TYPES = (
     mujoco.mjtGeom.mjGEOM_BOX,
@@ -65,7 +71,7 @@ class SceneRandomizer:
     distractors) and ``draw_objects`` (after: object colours and textures, friction, mass, which
     ``World.apply`` rewrites or settling should not see)."""
 
-    def __init__(self, sim, cam_id: int, config):
+    def __init__(self, sim: Sim, cam_id: int, config: RandomizationConfig):
         self.sim, self.cam_id, self.cfg = sim, cam_id, config
         m, world = sim.model, sim.world
         self.tex = {name: m.texture(f"{RAND_PREFIX}tex_{name}").id for name in ("table", "floor", "backdrop")}

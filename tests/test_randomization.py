@@ -188,7 +188,7 @@ def test_wrapper_equals_the_keyword_argument(strong_env):
 
 
 def test_pick_env_randomizes_and_executes():
-    env = gym.make("roboref/PickPlace-UR5e-v0", randomization="light")
+    env = gym.make("roboref/PickPlace-UR5e-v0", randomization={"preset": "strong", "distractors": [0, 0]})
     obs, info = env.reset(seed=1)
     assert "camera" in info["randomization"] and "objects" in info["randomization"]
     mask = env.unwrapped.task.mask
