@@ -246,3 +246,14 @@ def test_shifted_suite_is_heldout_rgb_only_and_quality():
         assert cfg.quality and RandomizationConfig.from_any(cfg.randomization) == PRESETS["heldout"]
         modes.add(seg["env"]["depth_noise"])
     assert modes == {"realsense", "no_depth"}
+
+
+def test_g1_randomizes_with_exact_segmentation():
+    env = gym.make("roboref/Refer-G1-v0", randomization="strong", depth_noise="no_depth")
+    obs, info = env.reset(seed=4)
+    u = env.unwrapped
+    assert info["depth_mode"] == "none" and not obs["depth"].any() and info["randomization"]["camera"]
+    u.sim.renderer.seg_mode = "two_pass"
+    assert np.array_equal(u.sim.render("agent", seg=True).seg, u.frame.seg)
+    assert u.task.mask.any() and env.observation_space.contains(obs)
+    env.close()
