@@ -63,6 +63,43 @@ def bench_robot(robot: str, n_objects: int, seconds: float) -> dict[str, float]:
 
         row[f"env steps/s (reset+step){label}"] = rate(episode, seconds)
         env.close()
+    row.update(bench_randomization(env_id, n_objects, seconds))
+    return row
+
+
+def bench_randomization(env_id: str, n_objects: int, seconds: float, seeds: int = 4) -> dict[str, float]:
+    """RGB-D (and +seg) 224² fps of randomized scenes, timed in turns with the same seeds'
+    un-randomized scenes (so the ratio holds under load), and the randomized env's episode rate."""
+    row: dict[str, float] = {}
+    plain = gym.make(env_id, num_objects=(n_objects, n_objects))
+    for preset in ("light", "strong"):
+        env = gym.make(env_id, num_objects=(n_objects, n_objects), randomization=preset)
+        times: dict[str, list[float]] = {}
+        for seed in range(seeds):
+            plain.reset(seed=seed)
+            env.reset(seed=seed)
+            fns = {}
+            for name, e in (("none", plain), (preset, env)):
+                sim = e.unwrapped.sim
+                fns[f"RGB-D 224² fps, {name}"] = lambda sim=sim: sim.render("agent", depth=True, size=(224, 224))
+                fns[f"RGB-D+seg 224² fps, {name}"] = lambda sim=sim: sim.render("agent", seg=True, size=(224, 224))
+            for k, v in rates_interleaved(fns, 2 * seconds / seeds).items():
+                times.setdefault(k, []).append(1.0 / v)
+        fps = {k: len(v) / sum(v) for k, v in times.items()}  # frames over total time, all seeds
+        for kind in ("RGB-D", "RGB-D+seg"):
+            row[f"{kind} 224² fps, randomization={preset}"] = fps[f"{kind} 224² fps, {preset}"]
+            row[f"{kind} 224² randomization={preset} / none (same seeds, in turns)"] = (
+                fps[f"{kind} 224² fps, {preset}"] / fps[f"{kind} 224² fps, none"]
+            )
+        seed_iter = iter(range(1, 10**9))
+
+        def episode(env=env, seed_iter=seed_iter):
+            env.reset(seed=next(seed_iter))
+            env.step(env.action_space.sample())
+
+        row[f"env steps/s (reset+step), randomization={preset}"] = rate(episode, seconds)
+        env.close()
+    plain.close()
     return row
 
 
@@ -81,6 +118,7 @@ def main() -> None:
         f"python {platform.python_version()}, mujoco {mujoco.__version__}, "
         f"{args.objects} objects"
     )
+    print("(randomization rows: mean over 4 seeds' scenes; `/ none` timed in turns with the same scenes unrandomized)")
     print("| metric | " + " | ".join(rows) + " |")
     print("|---|" + "---:|" * len(rows))
     for m in metrics:

@@ -248,7 +248,7 @@ class PickPlaceEnv(gym.Env):
         frame = self.sim.render(self.config.camera, seg=True)
         h, w = frame.seg.shape
         uv, _ = project(np.array([[o.pos[0], o.pos[1], self.sim.scene.table_height]]), K, T)
-        point = (float(uv[0, 0] / (2 * K[0, 2])), float(uv[0, 1] / (2 * K[1, 2])))
+        point = (float(uv[0, 0] / w), float(uv[0, 1] / h))  # K is at the frame's size
         return self.controller.execute(self.sim, Action(place=point), frame)
 
     # --- helpers ----------------------------------------------------------------------------

@@ -3,6 +3,8 @@ and write one scene's parameters. Kept apart so each module stays short; see tha
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import mujoco
 import numpy as np
 
@@ -11,6 +13,12 @@ from roboref.envs.camera import intrinsics, set_intrinsics
 from roboref.envs.randomization_assets import RAND_DISTRACTORS, RAND_LIGHTS, RAND_OBJECT_TEXTURES, RAND_PREFIX
 from roboref.envs.world import HIDDEN_GROUP, VISIBLE_GROUP
 
+if TYPE_CHECKING:
+    from roboref.envs.randomization import RandomizationConfig
+    from roboref.envs.sim import Sim
+
+#: Fresh object textures drawn per scene (``draw_objects``).
+OBJECT_TEXTURES_PER_SCENE = 3
 _DISTRACTOR_TYPES = (
     mujoco.mjtGeom.mjGEOM_BOX,
     mujoco.mjtGeom.mjGEOM_CYLINDER,
@@ -59,7 +67,7 @@ class SceneRandomizer:
     distractors) and ``draw_objects`` (after: object colours and textures, friction, mass, which
     ``World.apply`` rewrites or settling should not see)."""
 
-    def __init__(self, sim, cam_id: int, config):
+    def __init__(self, sim: Sim, cam_id: int, config: RandomizationConfig):
         self.sim, self.cam_id, self.cfg = sim, cam_id, config
         m, world = sim.model, sim.world
         self.tex = {name: m.texture(f"{RAND_PREFIX}tex_{name}").id for name in ("table", "floor", "backdrop")}
@@ -237,7 +245,16 @@ class SceneRandomizer:
         ds = 1 + self._uniform(rng, cfg.color_saturation, n)
         dv = 1 + self._uniform(rng, cfg.color_value, n)
         textured = rng.random(n) < cfg.object_textures
-        kinds = rng.choice(cfg.texture_kinds, n)
+        # Uploading a texture is most of the cost (llvmpipe builds mipmaps): a few fresh textures
+        # per scene, shared by the textured objects through their own materials (own scale).
+        n_tex = min(OBJECT_TEXTURES_PER_SCENE, int(textured[:n_objects].sum()))
+        kinds = [str(k) for k in rng.choice(cfg.texture_kinds, OBJECT_TEXTURES_PER_SCENE)]
+        which = rng.integers(0, max(n_tex, 1), n)
+        low = np.full(3, 1 - cfg.texture_contrast)
+        for j in range(n_tex):
+            self._texture(rng, self.obj_tex[j], kinds[j], low, np.ones(3))
+        repeat = rng.uniform(8, 20, n)
+        applied = np.zeros(n, bool)
         friction = 1 + self._uniform(rng, cfg.friction, n + 1)
         mass = 1 + self._uniform(rng, cfg.mass, n)
         for k in range(n_objects):
@@ -249,11 +266,11 @@ class SceneRandomizer:
             hsv[:, 2] = np.clip(hsv[:, 2] * dv[k], 0, 1)
             m.geom_rgba[g, :3] = hsv_to_rgb(hsv)
             if textured[k] and (m.geom_matid[g] < 0).all():
-                i = k % RAND_OBJECT_TEXTURES
-                low = np.full(3, 1 - cfg.texture_contrast)
-                self._texture(rng, self.obj_tex[i], str(kinds[k]), low, np.ones(3))
-                m.mat_texrepeat[self.obj_mat[i]] = [rng.uniform(8, 20)] * 2
-                m.geom_matid[g] = self.obj_mat[i]
+                mat = self.obj_mat[k % RAND_OBJECT_TEXTURES]
+                m.mat_texid[mat, mujoco.mjtTextureRole.mjTEXROLE_RGB] = self.obj_tex[which[k]]
+                m.mat_texrepeat[mat] = [repeat[k], repeat[k]]
+                m.geom_matid[g] = mat
+                applied[k] = True
             m.geom_friction[world.slot_geoms[k], 0] *= friction[k]
         m.geom_friction[world.table_geoms, 0] *= friction[n]
         body = world.slot_body[:n_objects]
@@ -267,7 +284,7 @@ class SceneRandomizer:
                     "hue": round(float(dh[k]), 4),
                     "saturation": round(float(ds[k]), 4),
                     "value": round(float(dv[k]), 4),
-                    "texture": str(kinds[k]) if textured[k] else None,
+                    "texture": kinds[which[k]] if applied[k] else None,
                     "friction": round(float(friction[k]), 4),
                     "mass": round(float(mass[k]), 4),
                 }

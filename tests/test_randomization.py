@@ -2,6 +2,7 @@
 kept exact (segmentation ids, the camera the task engine and the observation use), held-out
 textures kept out of training presets, and bad input refused with the allowed values listed."""
 
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -46,6 +47,7 @@ def test_same_seed_same_bits_after_other_episodes(strong_env):
     b, info_b = strong_env.reset(seed=3)
     assert _bits(a) == _bits(b)
     assert info_a["randomization"] == info_b["randomization"]
+    assert json.loads(json.dumps(info_a["randomization"])) == info_a["randomization"]  # plain JSON
     assert np.array_equal(strong_env.unwrapped.task.mask, strong_env.unwrapped.task.mask)
     c, info_c = strong_env.reset(seed=4)
     assert info_c["randomization"] != info_a["randomization"] and _bits(c) != _bits(a)
@@ -91,6 +93,9 @@ def test_masks_and_camera_agree_under_camera_randomization(strong_env):
         K, T = obs["intrinsics"].astype(float), obs["extrinsics"].astype(float)
         moved += np.abs(np.array(info["randomization"]["camera"]["pos_offset"])).max() > 1e-4
         seg = u.frame.seg
+        u.sim.renderer.seg_mode = "two_pass"
+        assert np.array_equal(u.sim.render("agent", seg=True).seg, seg)  # split == reference, jittered camera
+        u.sim.renderer.seg_mode = "split"
         for k in range(len(u.scene.objects)):
             g = u.sim.world.slot_geoms[k][0]
             centre = u.sim.data.geom_xpos[g]
@@ -188,7 +193,7 @@ def test_wrapper_equals_the_keyword_argument(strong_env):
 
 
 def test_pick_env_randomizes_and_executes():
-    env = gym.make("roboref/PickPlace-UR5e-v0", randomization="light")
+    env = gym.make("roboref/PickPlace-UR5e-v0", randomization={"preset": "strong", "distractors": [0, 0]})
     obs, info = env.reset(seed=1)
     assert "camera" in info["randomization"] and "objects" in info["randomization"]
     mask = env.unwrapped.task.mask
@@ -241,3 +246,14 @@ def test_shifted_suite_is_heldout_rgb_only_and_quality():
         assert cfg.quality and RandomizationConfig.from_any(cfg.randomization) == PRESETS["heldout"]
         modes.add(seg["env"]["depth_noise"])
     assert modes == {"realsense", "no_depth"}
+
+
+def test_g1_randomizes_with_exact_segmentation():
+    env = gym.make("roboref/Refer-G1-v0", randomization="strong", depth_noise="no_depth")
+    obs, info = env.reset(seed=4)
+    u = env.unwrapped
+    assert info["depth_mode"] == "none" and not obs["depth"].any() and info["randomization"]["camera"]
+    u.sim.renderer.seg_mode = "two_pass"
+    assert np.array_equal(u.sim.render("agent", seg=True).seg, u.frame.seg)
+    assert u.task.mask.any() and env.observation_space.contains(obs)
+    env.close()

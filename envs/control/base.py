@@ -133,15 +133,16 @@ class Controller(Motion, Contacts, Picking, Placing):
     def _targets(self, run: Run, action: Action, frame: Frame | None) -> tuple[int | None, PlacePose | None]:
         """The object slot under the pick point and the place pose under the place point. The
         frame may be rendered at another size than the camera's own: K is rescaled by
-        (width / 2cx, height / 2cy)."""
+        the ratio of the sizes."""
         sim, b = run.sim, run.b
         if frame is None or frame.depth is None or frame.seg is None:
             frame = sim.render(self.config.camera, rgb=False, depth=True, seg=True)
         K, T = sim.camera_pose(self.config.camera)
         K = K.copy()
         h, wid = frame.depth.shape
-        K[0] *= wid / (2 * K[0, 2])
-        K[1] *= h / (2 * K[1, 2])
+        cam_w, cam_h = sim.model.cam_resolution[sim.model.camera(self.config.camera).id]
+        K[0] *= wid / cam_w  # not 2cx: a randomized principal point is off the centre
+        K[1] *= h / cam_h
         pick = place = None
         if action.pick is not None:
             hit = point_hit(action.pick, frame, K, T, sim.max_depth)

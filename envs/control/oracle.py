@@ -34,7 +34,8 @@ def free_table_point(
     ]
     K, T = sim.camera_pose(camera)
     h, w = frame.seg.shape
-    sx, sy = w / (2 * K[0, 2]), h / (2 * K[1, 2])
+    cam_w, cam_h = sim.model.cam_resolution[sim.model.camera(camera).id]
+    sx, sy = w / cam_w, h / cam_h  # not 2cx: a randomized principal point is off the centre
     z = scene.table_height if scene else 0.75
     for _ in range(tries):
         x, y = rng.uniform(x0 + radius, x1 - radius), rng.uniform(y0 + radius, y1 - radius)
