@@ -14,7 +14,7 @@ them), so meshes come in fixed sizes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mujoco
 import numpy as np
@@ -307,12 +307,21 @@ class World:
         self._props: dict[tuple, _Props] = {}
 
     def props(self, obj: ObjectSpec) -> _Props:
-        key = (obj.category, obj.color, tuple(obj.size), obj.variant)
+        # A mesh probe costs ~10 ms, and mesh variants come in few shapes: cache those without
+        # the colour and paint the cached geometry (the rgba MuJoCo would compile, float32).
+        key = (
+            (obj.category, obj.variant, tuple(obj.size)) if obj.variant else (obj.category, obj.color, tuple(obj.size))
+        )
         if key not in self._props:
             if len(self._props) > 4096:
                 self._props.clear()
             self._props[key] = object_props(obj)
-        return self._props[key]
+        p = self._props[key]
+        if obj.variant:
+            main = PALETTE[obj.color]
+            rgb = [main if part.color is None else PALETTE[part.color] for part in object_parts(obj)[0]]
+            p = replace(p, geom_rgba=np.array([[*c, 1.0] for c in rgb], dtype=np.float32))
+        return p
 
     def apply(self, data: mujoco.MjData, spec: SceneSpec) -> None:
         """Show ``spec``'s objects in the slots and put the robot at home (resets ``data``)."""

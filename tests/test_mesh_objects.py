@@ -156,3 +156,21 @@ def test_default_env_compiles_no_mesh_bank():
 def test_unknown_object_variants_lists_the_allowed_ones(env_id):
     with pytest.raises(ValueError, match="primitive.*mesh.*mixed"):
         gym.make(env_id, object_variants="fancy")
+
+
+def test_colour_free_mesh_props_cache_paints_what_a_probe_compiles(sim):
+    """``World.props`` reuses a mesh object's geometry across colours; the paint must be exactly
+    what compiling that colour gives."""
+    from dataclasses import replace
+
+    from roboref.envs.world import object_props
+
+    v = VARIANTS["mug"][1]
+    red = _obj("mug", v, 1)
+    sim.world.props(red)
+    for color in ("blue", "white", "green"):
+        obj = replace(red, color=color)
+        want, got = object_props(obj), sim.world.props(obj)
+        assert got.geom_rgba.dtype == want.geom_rgba.dtype
+        assert np.array_equal(got.geom_rgba, want.geom_rgba) and np.array_equal(got.geom_pos, want.geom_pos)
+        assert got.mass == want.mass
