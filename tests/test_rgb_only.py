@@ -220,9 +220,9 @@ def test_hf_vlm_agent_answers_rgb_only_with_and_without_a_depth_image(episodes, 
 
 
 # -- RefPoint's no-depth input -------------------------------------------------------------------
-def tiny_model(seed: int = 0) -> RefPointModel:
+def tiny_model(seed: int = 0, **kw) -> RefPointModel:
     torch.manual_seed(seed)
-    return RefPointModel(RefPointConfig.from_dict(TINY)).eval()
+    return RefPointModel(RefPointConfig.from_dict({**TINY, **kw})).eval()
 
 
 def _inputs(model: RefPointModel, samples: SampleSet, n: int = 4):
@@ -339,14 +339,23 @@ def test_depth_dropout_trains_the_no_depth_map_and_rgb_only_answers_vary(tmp_pat
 
 
 def test_train_no_depth_changes_only_the_map(tmp_path, cache_dir):
-    tiny_model().save_pretrained(tmp_path / "init")
+    tiny_model(anchor_slots=2).save_pretrained(tmp_path / "init")
+    init = str(tmp_path / "init")
     with pytest.raises(ValueError, match="train=no_depth needs depth_dropout > 0"):
-        tiny_sft(tmp_path / "x", cache_dir, init=str(tmp_path / "init"), train="no_depth")
-    cfg = tiny_sft(tmp_path / "nd", cache_dir, init=str(tmp_path / "init"), train="no_depth", depth_dropout=1.0)
+        tiny_sft(tmp_path / "x", cache_dir, init=init, train="no_depth")
+    with pytest.raises(ValueError, match="train=no_depth keeps init's shape.*anchor_slots=2"):
+        tiny_sft(
+            tmp_path / "x", cache_dir, init=init, train="no_depth", depth_dropout=1.0, model={"anchor_slots": 0}
+        ).model_config()
+    # the CLI's model.anchor_slots default (null) keeps the init's slots
+    model = {**TINY, "anchor_slots": None}
+    cfg = tiny_sft(tmp_path / "nd", cache_dir, init=init, train="no_depth", depth_dropout=1.0, model=model)
     cfg.max_steps = cfg.save_every = cfg.eval_every = 6
+    assert cfg.model_config().anchor_slots == 2
     train_sft(cfg)
     before = RefPointModel.from_pretrained(tmp_path / "init").state_dict()
     after = RefPointModel.from_pretrained(tmp_path / "nd" / "final").state_dict()
+    assert set(before) == set(after)
     changed = sorted(k for k in before if not torch.equal(before[k], after[k]))
     assert changed == ["no_depth"]
 
