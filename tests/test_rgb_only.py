@@ -59,7 +59,7 @@ def cache_dir(tmp_path_factory):
     """Real samples at the tiny model's resolution: 16 train, 50 val (the RGB-only probe)."""
     d = tmp_path_factory.mktemp("rgb_only_cache")
     specs = shard_specs(16, "train", ["ur5e"], 48, 12, 3.0, shard_size=16)
-    specs += shard_specs(50, "val", ["ur5e"], 48, 12, 3.0, shard_size=50)
+    specs += shard_specs(50, "val", ["ur5e"], 48, 12, 3.0, shard_size=16)  # the shards tiny_sft asks for
     build_cache(specs, d, progress=False)
     return d
 
@@ -159,7 +159,7 @@ def test_shipped_refpoint_answers_rgb_only_and_ignores_the_suffix(episodes, ship
     for out in outs:
         parsed = parse_answer(out.text)
         assert parsed.strict_layout and all(0.0 <= v <= 1.0 for v in out.point)
-    assert len({o.point for o in outs}) >= 5  # measured 8 of 8 with the fallback no-depth map
+    assert len({o.point for o in outs}) >= 5  # 8 of 8 measured, v4 and v5 alike
     # a mixed batch: each row is answered as it would be alone
     mixed = shipped.act_batch([observations[0], rgb_only[1], observations[2]])
     assert [m.text for m in mixed] == [shipped.act(o).text for o in (observations[0], rgb_only[1], observations[2])]
@@ -170,9 +170,10 @@ def test_shipped_refpoint_answers_rgb_only_and_ignores_the_suffix(episodes, ship
         assert shipped.act(suffixed).text == shipped.act(o).text
 
 
-#: The shipped (v4, 2026-11-25) checkpoint's answers with depth, recorded with main at 335197c
-#: (before the no-depth input existed): (robot, seed - 7_100_000, heatmap column, row) on the
-#: 28×28 grid, and the sha256 of the 24 answer texts joined by newlines.
+#: The shipped checkpoint's answers with depth, recorded from v4 (2026-11-25) with main at 335197c,
+#: before the no-depth input existed; v5 (v4 + a trained no-depth map) gives them bit for bit:
+#: (robot, seed - 7_100_000, heatmap column, row) on the 28×28 grid, and the sha256 of the 24
+#: answer texts joined by newlines.
 SHIPPED_DEPTH_ANSWERS = [
     *[("UR5e", i, c, r) for i, (c, r) in enumerate([(5, 18), (8, 12), (3, 21), (4, 21), (4, 16), (18, 21)])],
     *[("UR5e", 6 + i, c, r) for i, (c, r) in enumerate([(23, 20), (15, 17), (10, 21), (21, 19), (13, 16), (5, 20)])],
@@ -220,9 +221,9 @@ def test_hf_vlm_agent_answers_rgb_only_with_and_without_a_depth_image(episodes, 
 
 
 # -- RefPoint's no-depth input -------------------------------------------------------------------
-def tiny_model(seed: int = 0) -> RefPointModel:
+def tiny_model(seed: int = 0, **kw) -> RefPointModel:
     torch.manual_seed(seed)
-    return RefPointModel(RefPointConfig.from_dict(TINY)).eval()
+    return RefPointModel(RefPointConfig.from_dict({**TINY, **kw})).eval()
 
 
 def _inputs(model: RefPointModel, samples: SampleSet, n: int = 4):
@@ -307,8 +308,10 @@ def test_rgb_only_samples_are_stored_as_such_and_batched_as_missing(episodes, tm
 
 # -- training: depth dropout and env options -----------------------------------------------------
 def test_depth_dropout_trains_the_no_depth_map_and_rgb_only_answers_vary(tmp_path, cache_dir):
-    """The issue's check at test scale: after a short run with depth dropout, RGB-only answers on
-    50 episodes are not one constant point (40 distinct or more), and validation reports them."""
+    """A short run with depth dropout: the no-depth map learns, validation reports RGB-only
+    success, and RGB-only answers on 50 episodes vary about as much as the same model's answers
+    with depth (a 30-step tiny model knows little, so neither varies much; the issue's 40-of-50
+    check on a real checkpoint is the slow test below)."""
     from roboref.agents.refpoint import RefPointAgent
     from roboref.agents.refpoint.metrics import read_metrics
 
@@ -321,25 +324,39 @@ def test_depth_dropout_trains_the_no_depth_map_and_rgb_only_answers_vary(tmp_pat
     val = SampleSet(sorted(cache_dir.glob("*-val-*.npz")))
     agent = RefPointAgent(model=model)
     observations = [
-        {"rgb": val.arrays["rgb"][i], "depth": None, "instruction": str(val.arrays["instruction"][i])}
+        {
+            "rgb": val.arrays["rgb"][i],
+            "depth": val.arrays["depth"][i].astype(np.float32),
+            "instruction": str(val.arrays["instruction"][i]),
+        }
         for i in range(len(val))
     ]
-    points = {o.point for o in agent.act_batch(observations)}
-    assert len(observations) == 50 and len(points) >= 40, len(points)
+    with_depth = {o.point for o in agent.act_batch(observations)}
+    rgb_only = {o.point for o in agent.act_batch([without_depth(o, "none") for o in observations])}
+    assert len(observations) == 50 and len(rgb_only) >= max(2, len(with_depth) // 2), (len(rgb_only), len(with_depth))
     # without dropout the map never sees a gradient
     train_sft(tiny_sft(tmp_path / "plain", cache_dir, max_steps=4, eval_every=4, save_every=4))
     assert RefPointModel.from_pretrained(tmp_path / "plain" / "final").no_depth.abs().sum() == 0
 
 
 def test_train_no_depth_changes_only_the_map(tmp_path, cache_dir):
-    tiny_model().save_pretrained(tmp_path / "init")
+    tiny_model(anchor_slots=2).save_pretrained(tmp_path / "init")
+    init = str(tmp_path / "init")
     with pytest.raises(ValueError, match="train=no_depth needs depth_dropout > 0"):
-        tiny_sft(tmp_path / "x", cache_dir, init=str(tmp_path / "init"), train="no_depth")
-    cfg = tiny_sft(tmp_path / "nd", cache_dir, init=str(tmp_path / "init"), train="no_depth", depth_dropout=1.0)
+        tiny_sft(tmp_path / "x", cache_dir, init=init, train="no_depth")
+    with pytest.raises(ValueError, match="train=no_depth keeps init's shape.*anchor_slots=2"):
+        tiny_sft(
+            tmp_path / "x", cache_dir, init=init, train="no_depth", depth_dropout=1.0, model={"anchor_slots": 0}
+        ).model_config()
+    # the CLI's model.anchor_slots default (null) keeps the init's slots
+    model = {**TINY, "anchor_slots": None}
+    cfg = tiny_sft(tmp_path / "nd", cache_dir, init=init, train="no_depth", depth_dropout=1.0, model=model)
     cfg.max_steps = cfg.save_every = cfg.eval_every = 6
+    assert cfg.model_config().anchor_slots == 2
     train_sft(cfg)
     before = RefPointModel.from_pretrained(tmp_path / "init").state_dict()
     after = RefPointModel.from_pretrained(tmp_path / "nd" / "final").state_dict()
+    assert set(before) == set(after)
     changed = sorted(k for k in before if not torch.equal(before[k], after[k]))
     assert changed == ["no_depth"]
 
@@ -373,10 +390,11 @@ def test_train_configs_take_env_kwargs_and_depth_dropout_from_the_cli():
     assert rft.depth_dropout == 0.2 and rft.env_kwargs == {} and rft.val_env == {}
 
 
-@pytest.mark.slow
 def test_a_refpoint_checkpoint_varies_its_rgb_only_answers_on_50_episodes():
     """The issue's done-criterion on a real checkpoint (``ROBOREF_RGB_ONLY_CHECKPOINT``, default
-    the shipped one): at least 40 distinct points on 50 RGB-only default-env episodes."""
+    the shipped one): at least 40 distinct points on 50 RGB-only default-env episodes. Measured
+    2026-12-03: shipped v5 (trained no-depth map) 45 (44 with depth); v4, whose map is filled in
+    from its depth encoder, 33."""
     ckpt = os.environ.get("ROBOREF_RGB_ONLY_CHECKPOINT")
     agent = make_agent(f"refpoint:{ckpt}" if ckpt else "refpoint")
     observations = []

@@ -76,16 +76,22 @@ class RefPointSFTConfig(LoopConfig):
             raise ValueError("train=no_depth needs depth_dropout > 0 (only rows without depth train the no_depth map)")
 
     def model_config(self) -> RefPointConfig:
-        """``model`` over the defaults; from ``init``, the checkpoint's config, of which only
-        ``anchor_slots`` may change (a started model keeps its shape; new slots start fresh)."""
+        """``model`` over the defaults (a ``None`` value: not set); from ``init``, the
+        checkpoint's config, of which only ``anchor_slots`` may change (a started model keeps its
+        shape; new slots start fresh), and nothing with ``train=no_depth``."""
+        model = {k: v for k, v in self.model.items() if v is not None}
         if not self.init:
-            return RefPointConfig.from_dict(self.model)
+            return RefPointConfig.from_dict(model)
         base = RefPointConfig.load(Path(self.init) / "config.json").to_dict()
-        changed = sorted(k for k, v in self.model.items() if k != "anchor_slots" and base.get(k) != v)
+        changed = sorted(k for k, v in model.items() if k != "anchor_slots" and base.get(k) != v)
         if changed:
             theirs = ", ".join(f"{k}={base.get(k)!r}" for k in changed)
             raise ValueError(f"init={self.init} has {theirs}; model.* must match it (only anchor_slots may change)")
-        return RefPointConfig.from_dict({**base, **self.model})
+        if self.train == "no_depth" and model.get("anchor_slots", base["anchor_slots"]) != base["anchor_slots"]:
+            raise ValueError(
+                f"train=no_depth keeps init's shape: init={self.init} has anchor_slots={base['anchor_slots']}"
+            )
+        return RefPointConfig.from_dict({**base, **model})
 
 
 def sft_loss(out: RefPointOutput, t: dict, cfg: RefPointSFTConfig) -> tuple[torch.Tensor, dict[str, float]]:
