@@ -164,3 +164,13 @@ def test_folder_camera_reads_recorded_frames_with_their_calibration(tmp_path):
     assert np.abs(frame.depth - depth).max() < 0.0006  # millimetre PNG, scaled by depth_scale
     with pytest.raises(StopIteration):
         cam.read()
+
+
+def test_shadow_plans_every_frame_and_sends_no_command(tmp_path):
+    cfg = compose("deploy", ["robot=ur5e", "mode=shadow", "agent=oracle", "frames_max=2", f"out={tmp_path}"])
+    assert modes.run(cfg) == 0
+    recs = [json.loads(line) for line in (tmp_path / "shadow.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in recs] == [0, 1] and all(r["lifted"] for r in recs)
+    assert recs[0]["state"]["joints"] == recs[1]["state"]["joints"]  # nothing moved the arm
+    assert not (tmp_path / "log.jsonl").exists()  # no command went through a safety layer
+    assert (tmp_path / "shadow_0001.png").exists()

@@ -87,7 +87,7 @@ class _Scene:
         """``T_base_cam``: the sim's, or the extrinsics file's (eye-in-hand composes with the TCP)."""
         if self.T_base_cam is not None:
             return self.T_base_cam
-        return extrinsics(self.cfg, robot.state().tcp)
+        return extrinsics(self.cfg, robot.state().tcp if robot is not None else None)
 
     def observation(self, frame) -> dict | None:
         if self.env is None:
@@ -145,29 +145,41 @@ def _safety(cfg: DictConfig) -> SafetyConfig:
 def dry_run(cfg: DictConfig, out: Path) -> int:
     """Plan on one frame, run the skill on ``FakeRobot`` behind the safety layer, show it all."""
     from roboref.deploy.robots.fake import FakeRobot
+    from roboref.deploy.robots.sim import SimRobot
     from roboref.deploy.skills import go_ready
 
     out.mkdir(parents=True, exist_ok=True)
     scene = _Scene(cfg)
     try:
         frame = scene.source.read()
-        if scene.sim_robot is not None:
+        depth = DepthConfig(**dict(cfg.depth or {}))
+        sim = scene.sim_robot
+        table_z = sim.table_z() if sim is not None else (cfg.safety or {}).get("table_min_z")
+        p = plan(
+            scene.agent,
+            frame,
+            scene.instruction,
+            scene.kind,
+            scene.base_cam(sim),
+            depth,
+            scene.observation(frame),
+            table_z,
+        )
+        if sim is not None:
+            if cfg.robot == "g1" and p.lifted is not None:  # the arm on the target's side
+                sim = SimRobot("g1", sim=sim.sim, arm="left" if p.lifted.p_base[1] > 0 else "right")
             # A fake has no kinematics: start it where the stand-in stands after its ready path
             # (run in the sim), so the safety layer's jump and cone checks see real poses.
-            scene.sim_robot.connect()
-            go_ready(scene.sim_robot)
-            st = scene.sim_robot.state()
-            fake = FakeRobot(specs=replace(scene.sim_robot.specs, ready_path=()), joints=st.joints, tcp=st.tcp)
-            limits = _sim_safety(cfg, scene)
+            sim.connect()
+            go_ready(sim)
+            st = sim.state()
+            fake = FakeRobot(specs=replace(sim.specs, ready_path=()), joints=st.joints, tcp=st.tcp)
+            limits = _sim_safety(cfg, sim)
         else:
             fake, limits = FakeRobot(), _safety(cfg)
         layer = SafetyLayer(fake, limits, out / "log.jsonl")
         layer.connect()
-        depth = DepthConfig(**dict(cfg.depth or {}))
-        p = plan(
-            scene.agent, frame, scene.instruction, scene.kind, scene.base_cam(layer), depth, scene.observation(frame)
-        )
-        result = execute(layer, p, hold_height=0.05 if p.kind == "placement" else None)
+        result = execute(layer, p, table_z, hold_height=0.05 if p.kind == "placement" else None)
         poses = [c for c in fake.commands if c[0] in ("move_to_pose", "move_joints", "gripper")]
         report = {"mode": "dry-run", "robot": cfg.robot, "plan": p.to_dict(), "outcome": result.to_dict()}
         report["commands"] = [{"command": name, **args} for name, args in poses]
@@ -179,10 +191,10 @@ def dry_run(cfg: DictConfig, out: Path) -> int:
     return 0
 
 
-def _sim_safety(cfg: DictConfig, scene: _Scene) -> SafetyConfig:
+def _sim_safety(cfg: DictConfig, robot: Any) -> SafetyConfig:
     from roboref.deploy.sim_mode import safety_for
 
-    return safety_for(scene.sim_robot, OmegaConf.to_container(cfg.safety, resolve=True) if cfg.safety else None)
+    return safety_for(robot, OmegaConf.to_container(cfg.safety, resolve=True) if cfg.safety else None)
 
 
 def shadow(cfg: DictConfig, out: Path) -> int:
