@@ -126,6 +126,27 @@ def check(robot: str, n: int, size: int) -> int:
     return bad
 
 
+def cell_check(robot: str, n: int, size: int, cell: int) -> None:
+    """Agreement and speed of ``place_cell`` sharing against executing every place point, on
+    placement groups of RefPoint points and of oracle-mask points (every point inside)."""
+    from roboref.sim_reward import SimOutcomeReward
+
+    exact = SimOutcomeReward(ENV_KWARGS, robot=robot)
+    shared = SimOutcomeReward(ENV_KWARGS, robot=robot, place_cell=cell)
+    print(f"\n| placement, {size} points | place_cell | agreement | completions/s per core |\n|---|---:|---:|---:|")
+    for oracle in (False, True):
+        groups = make_groups(robot, "placement", n, size, oracle, start=2000)
+        score(shared, groups[:1])
+        a, _, dt_a = score(exact, groups)
+        b, _, dt_b = score(shared, groups)
+        agree = sum(x == y for x, y in zip(a, b, strict=True))
+        name = "oracle-mask" if oracle else "RefPoint"
+        print(f"| {name} | 0 | - | {len(a) / dt_a:.2f} |")
+        print(f"| {name} | {cell} | {agree}/{len(a)} | {len(b) / dt_b:.2f} |", flush=True)
+    exact.close()
+    shared.close()
+
+
 def rft_rows(steps: int, group: int, batch: int) -> None:
     """Seconds per RefPoint RFT step (UR5e prompts) without and with the outcome term."""
     from roboref.agents.refpoint.agent import shipped_checkpoint
@@ -179,6 +200,7 @@ def main() -> int:
     p.add_argument("--groups", type=int, default=3, help="groups per row")
     p.add_argument("--no-reference", action="store_true", help="skip the (slow) one-at-a-time rows")
     p.add_argument("--check", type=int, default=0, help="only check agreement on this many groups per kind")
+    p.add_argument("--place-cell", type=int, default=0, help="only compare place_cell sharing (pixels)")
     p.add_argument("--rft-steps", type=int, default=3)
     p.add_argument("--no-rft", action="store_true")
     args = p.parse_args()
@@ -186,6 +208,9 @@ def main() -> int:
     print(f"load average {os.getloadavg()}, {os.cpu_count()} cores, one process, one thread")
     if args.check:
         return int(check(args.robot, args.check, args.group) > 0)
+    if args.place_cell:
+        cell_check(args.robot, args.groups, args.group, args.place_cell)
+        return 0
     group_rows(args.robot, args.group, args.groups, not args.no_reference)
     if not args.no_rft:
         rft_rows(args.rft_steps, args.group, 16)

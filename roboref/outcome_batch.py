@@ -73,6 +73,9 @@ class Group:
     seed: int
     instruction: str
     texts: tuple[str, ...]
+    #: > 0: place points in one ``place_cell``-pixel cell of the frame share one execution (an
+    #: approximation: see ``benchmarks/outcome_speed.py --check``); 0: every point executes.
+    place_cell: int = 0
 
 
 def warning_counts(data: mujoco.MjData) -> tuple[int, ...]:
@@ -148,6 +151,10 @@ def _precheck(env: Any, kind: str, text: str, held: int) -> Scored | tuple:
         return 0.0, parsed.reason, "unparsed"
     point = parsed.points[0]
     K, T = u.sim.camera_pose(u.config.camera)
+    K = K.copy()  # rescaled to the frame's size, as ``Controller._targets`` does
+    h, w = u.frame.depth.shape
+    K[0] *= w / (2 * K[0, 2])
+    K[1] *= h / (2 * K[1, 2])
     try:
         hit = point_hit(point, u.frame, K, T, u.sim.max_depth)
     except ControlError as e:  # not a finite point inside the image
@@ -215,13 +222,20 @@ def _score_group(group: Group, worker: Worker) -> list[Scored]:
         return out
     after_pick, before = _Snapshot(sim, b), warning_counts(sim.data)
     budget = ctrl.config.max_sim_time - pick["sim_time"]  # the one pick-and-place action's budget
-    for n, k in enumerate(todo):
-        if n:
-            after_pick.restore(sim, b)
-        with configured(ctrl, max_sim_time=budget):
-            place = ctrl.execute(sim, Action(place=tuple(cases[k][0])), u.frame).to_dict()
-        res = {**place, "action": "pick_place", "grasped": pick["grasped"], "lifted": pick["lifted"]}
-        out[k] = judge("placement", task.target, True, res, instability(sim.data, before, res))
+    h, w = u.frame.depth.shape
+    shared: dict[tuple, Scored] = {}
+    for k in todo:
+        x, y = cases[k][0]
+        cell = group.place_cell
+        key = (min(int(x * w), w - 1) // cell, min(int(y * h), h - 1) // cell) if cell > 0 else (k,)
+        if key not in shared:
+            if shared:
+                after_pick.restore(sim, b)
+            with configured(ctrl, max_sim_time=budget):
+                place = ctrl.execute(sim, Action(place=(x, y)), u.frame).to_dict()
+            res = {**place, "action": "pick_place", "grasped": pick["grasped"], "lifted": pick["lifted"]}
+            shared[key] = judge("placement", task.target, True, res, instability(sim.data, before, res))
+        out[k] = shared[key]
     return out
 
 

@@ -87,7 +87,8 @@ class SimOutcomeReward:
 
     ``workers`` > 1 scores groups on that many processes (one pool for the reward's life);
     ``timeout_s`` bounds a call per round of ``workers`` groups (see ``GroupPool``);
-    ``batched=False`` runs the one-at-a-time reference path inline instead."""
+    ``batched=False`` runs the one-at-a-time reference path inline instead; ``place_cell`` > 0
+    lets place points in one cell of that many pixels share an execution (approximate, faster)."""
 
     def __init__(
         self,
@@ -96,11 +97,15 @@ class SimOutcomeReward:
         robot: str = "ur5e",
         timeout_s: float = 300.0,
         batched: bool = True,
+        place_cell: int = 0,
     ):
         self.env_kwargs_json = json.dumps(env_kwargs or {}, sort_keys=True)
         self.workers = workers
         self.robot = robot
         self.batched = batched
+        if place_cell < 0:
+            raise ValueError(f"place_cell must be >= 0 pixels, got {place_cell}")
+        self.place_cell = place_cell
         self.__name__ = "roboref_outcome"
         self.last_reasons: list[str] = []
         #: This call's zero scores by category (``BAD_INPUT`` and the expected row failures).
@@ -134,7 +139,7 @@ class SimOutcomeReward:
         texts = [completion_text(c) for c in completions]
         if self.batched:
             batch = [
-                Group(r, self.env_kwargs_json, s, ins, tuple(texts[i] for i in idx))
+                Group(r, self.env_kwargs_json, s, ins, tuple(texts[i] for i in idx), self.place_cell)
                 for (r, s, ins), idx in groups.items()
             ]
             for idx, scored in zip(groups.values(), self.pool.map(batch), strict=True):
