@@ -126,14 +126,14 @@ def check(robot: str, n: int, size: int) -> int:
     return bad
 
 
-def cell_check(robot: str, n: int, size: int, cell: int) -> None:
-    """Agreement and speed of ``place_cell`` sharing against executing every place point, on
+def cell_check(robot: str, n: int, size: int, grid: int) -> None:
+    """Agreement and speed of ``place_grid`` sharing against executing every place point, on
     placement groups of RefPoint points and of oracle-mask points (every point inside)."""
     from roboref.sim_reward import SimOutcomeReward
 
     exact = SimOutcomeReward(ENV_KWARGS, robot=robot)
-    shared = SimOutcomeReward(ENV_KWARGS, robot=robot, place_cell=cell)
-    print(f"\n| placement, {size} points | place_cell | agreement | completions/s per core |\n|---|---:|---:|---:|")
+    shared = SimOutcomeReward(ENV_KWARGS, robot=robot, place_grid=grid)
+    print(f"\n| placement, {size} points | place_grid | agreement | completions/s per core |\n|---|---:|---:|---:|")
     for oracle in (False, True):
         groups = make_groups(robot, "placement", n, size, oracle, start=2000)
         score(shared, groups[:1])
@@ -142,7 +142,7 @@ def cell_check(robot: str, n: int, size: int, cell: int) -> None:
         agree = sum(x == y for x, y in zip(a, b, strict=True))
         name = "oracle-mask" if oracle else "RefPoint"
         print(f"| {name} | 0 | - | {len(a) / dt_a:.2f} |")
-        print(f"| {name} | {cell} | {agree}/{len(a)} | {len(b) / dt_b:.2f} |", flush=True)
+        print(f"| {name} | {grid} | {agree}/{len(a)} | {len(b) / dt_b:.2f} |", flush=True)
     exact.close()
     shared.close()
 
@@ -200,18 +200,20 @@ def main() -> int:
     p.add_argument("--groups", type=int, default=3, help="groups per row")
     p.add_argument("--no-reference", action="store_true", help="skip the (slow) one-at-a-time rows")
     p.add_argument("--check", type=int, default=0, help="only check agreement on this many groups per kind")
-    p.add_argument("--place-cell", type=int, default=0, help="only compare place_cell sharing (pixels)")
+    p.add_argument("--place-grid", type=int, default=0, help="only compare place_grid sharing (cells per side)")
     p.add_argument("--rft-steps", type=int, default=3)
     p.add_argument("--no-rft", action="store_true")
+    p.add_argument("--rft-only", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"load average {os.getloadavg()}, {os.cpu_count()} cores, one process, one thread")
     if args.check:
         return int(check(args.robot, args.check, args.group) > 0)
-    if args.place_cell:
-        cell_check(args.robot, args.groups, args.group, args.place_cell)
+    if args.place_grid:
+        cell_check(args.robot, args.groups, args.group, args.place_grid)
         return 0
-    group_rows(args.robot, args.group, args.groups, not args.no_reference)
+    if not args.rft_only:
+        group_rows(args.robot, args.group, args.groups, not args.no_reference)
     if not args.no_rft:
         rft_rows(args.rft_steps, args.group, 16)
     return 0

@@ -73,9 +73,10 @@ class Group:
     seed: int
     instruction: str
     texts: tuple[str, ...]
-    #: > 0: place points in one ``place_cell``-pixel cell of the frame share one execution (an
-    #: approximation: see ``benchmarks/outcome_speed.py --check``); 0: every point executes.
-    place_cell: int = 0
+    #: > 0: place points in one cell of a ``place_grid`` × ``place_grid`` division of the image
+    #: share one execution (RefPoint's action is the cell; see ``SimOutcomeReward``); 0: every
+    #: place point executes.
+    place_grid: int = 0
 
 
 def warning_counts(data: mujoco.MjData) -> tuple[int, ...]:
@@ -222,12 +223,11 @@ def _score_group(group: Group, worker: Worker) -> list[Scored]:
         return out
     after_pick, before = _Snapshot(sim, b), warning_counts(sim.data)
     budget = ctrl.config.max_sim_time - pick["sim_time"]  # the one pick-and-place action's budget
-    h, w = u.frame.depth.shape
     shared: dict[tuple, Scored] = {}
+    n = group.place_grid
     for k in todo:
         x, y = cases[k][0]
-        cell = group.place_cell
-        key = (min(int(x * w), w - 1) // cell, min(int(y * h), h - 1) // cell) if cell > 0 else (k,)
+        key = (min(int(x * n), n - 1), min(int(y * n), n - 1)) if n > 0 else (k,)
         if key not in shared:
             if shared:
                 after_pick.restore(sim, b)
