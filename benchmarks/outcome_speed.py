@@ -157,19 +157,24 @@ def rft_rows(steps: int, group: int, batch: int) -> None:
     c = RefPointModel.from_pretrained(shipped_checkpoint()).config
     tmp = Path(tempfile.mkdtemp(prefix="outcome-speed-"))
     try:
-        n = batch * steps
+        n = batch * (steps + 1)
         specs = shard_specs(n, "rft", ["ur5e"], c.image_size, c.grid, c.max_depth, shard_size=n)
         val = shard_specs(4, "val", ["ur5e"], c.image_size, c.grid, c.max_depth, shard_size=4)
         paths = build_cache(val + specs, tmp / "cache", progress=False)
         train, val_set = SampleSet(paths[1:]), SampleSet(paths[:1])
         print(f"\n| RefPoint RFT step, {batch} prompts × {group} points (UR5e) | s/step | ratio |\n|---|---|---:|")
         base = None
-        for name, weights in (("without outcome", {"outcome": 0.0}), ("with outcome (batched)", {"outcome": 1.0})):
+        runs = (
+            ("warm-up", {"outcome": 0.0}),
+            ("without outcome", {"outcome": 0.0}),
+            ("with outcome", {"outcome": 1.0}),
+        )
+        for name, weights in runs:
             per = []
-            for s in (0, steps):
+            for s in (1, 1 + steps):  # the difference leaves out loading, validation and saving
                 cfg = RefPointRFTConfig(
                     init=str(shipped_checkpoint()),
-                    out=str(tmp / f"run-{len(per)}-{weights['outcome']}"),
+                    out=str(tmp / f"run-{name}-{s}"),
                     cache_dir=str(tmp / "cache"),
                     robots=("ur5e",),
                     batch_size=batch,
@@ -187,6 +192,8 @@ def rft_rows(steps: int, group: int, batch: int) -> None:
                 train_rft(cfg, train_set=train, val_set=val_set)
                 per.append(time.perf_counter() - t0)
             sec = (per[1] - per[0]) / steps
+            if name == "warm-up":
+                continue
             base = base or sec
             print(f"| {name} | {sec:.2f} | {sec / base:.1f}× |", flush=True)
     finally:
