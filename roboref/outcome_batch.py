@@ -30,6 +30,7 @@ import math
 import multiprocessing
 import os
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -294,7 +295,7 @@ class GroupPool:
             try:
                 futures = {self._pool.submit(_groups_job, (k, g)): k for k, g in enumerate(groups)}
                 break
-            except cf.process.BrokenProcessPool:  # a worker died between calls: nothing was lost
+            except BrokenProcessPool:  # a worker died between calls: nothing was lost
                 self._end_pool()
                 if attempt:
                     raise
@@ -305,7 +306,7 @@ class GroupPool:
         for fut in done:
             k = futures[fut]
             err = fut.exception()
-            if isinstance(err, cf.process.BrokenProcessPool):
+            if isinstance(err, BrokenProcessPool):
                 broken = True
                 reason = f"worker process died ({err})"
                 out[k] = [(0.0, reason, "worker_died")] * len(groups[k].texts)
