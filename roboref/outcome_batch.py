@@ -14,7 +14,7 @@ reset and only the executions that can change a score, with the same scores:
 - after a failed pick the controller backs up and goes home (up to 5 s of sim time): skipped,
   it changes no flag the outcome reads.
 - optionally (``Group.place_grid``, off by default) place points in one cell of a grid share one
-  execution: exact for nothing, but RefPoint's action is the cell (``SimOutcomeReward``).
+  execution: an approximation, made for RefPoint, whose action is the cell (``SimOutcomeReward``).
 
 Bad input scores 0 with a reason and a category, which ``SimOutcomeReward`` counts and logs: a
 point off the table (background or the robot: ``off_table``), an answer without a point
