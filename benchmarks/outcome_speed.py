@@ -126,6 +126,27 @@ def check(robot: str, n: int, size: int) -> int:
     return bad
 
 
+def cell_check(robot: str, n: int, size: int, grid: int) -> None:
+    """Agreement and speed of ``place_grid`` sharing against executing every place point, on
+    placement groups of RefPoint points and of oracle-mask points (every point inside)."""
+    from roboref.sim_reward import SimOutcomeReward
+
+    exact = SimOutcomeReward(ENV_KWARGS, robot=robot)
+    shared = SimOutcomeReward(ENV_KWARGS, robot=robot, place_grid=grid)
+    print(f"\n| placement, {size} points | place_grid | agreement | completions/s per core |\n|---|---:|---:|---:|")
+    for oracle in (False, True):
+        groups = make_groups(robot, "placement", n, size, oracle, start=2000)
+        score(shared, groups[:1])
+        a, _, dt_a = score(exact, groups)
+        b, _, dt_b = score(shared, groups)
+        agree = sum(x == y for x, y in zip(a, b, strict=True))
+        name = "oracle-mask" if oracle else "RefPoint"
+        print(f"| {name} | 0 | - | {len(a) / dt_a:.2f} |")
+        print(f"| {name} | {grid} | {agree}/{len(a)} | {len(b) / dt_b:.2f} |", flush=True)
+    exact.close()
+    shared.close()
+
+
 def rft_rows(steps: int, group: int, batch: int) -> None:
     """Seconds per RefPoint RFT step (UR5e prompts) without and with the outcome term."""
     from roboref.agents.refpoint.agent import shipped_checkpoint
@@ -136,19 +157,24 @@ def rft_rows(steps: int, group: int, batch: int) -> None:
     c = RefPointModel.from_pretrained(shipped_checkpoint()).config
     tmp = Path(tempfile.mkdtemp(prefix="outcome-speed-"))
     try:
-        n = batch * steps
+        n = batch * (steps + 1)
         specs = shard_specs(n, "rft", ["ur5e"], c.image_size, c.grid, c.max_depth, shard_size=n)
         val = shard_specs(4, "val", ["ur5e"], c.image_size, c.grid, c.max_depth, shard_size=4)
         paths = build_cache(val + specs, tmp / "cache", progress=False)
         train, val_set = SampleSet(paths[1:]), SampleSet(paths[:1])
         print(f"\n| RefPoint RFT step, {batch} prompts × {group} points (UR5e) | s/step | ratio |\n|---|---|---:|")
         base = None
-        for name, weights in (("without outcome", {"outcome": 0.0}), ("with outcome (batched)", {"outcome": 1.0})):
+        runs = (
+            ("warm-up", {"outcome": 0.0}),
+            ("without outcome", {"outcome": 0.0}),
+            ("with outcome", {"outcome": 1.0}),
+        )
+        for name, weights in runs:
             per = []
-            for s in (0, steps):
+            for s in (1, 1 + steps):  # the difference leaves out loading, validation and saving
                 cfg = RefPointRFTConfig(
                     init=str(shipped_checkpoint()),
-                    out=str(tmp / f"run-{len(per)}-{weights['outcome']}"),
+                    out=str(tmp / f"run-{name}-{s}"),
                     cache_dir=str(tmp / "cache"),
                     robots=("ur5e",),
                     batch_size=batch,
@@ -166,6 +192,8 @@ def rft_rows(steps: int, group: int, batch: int) -> None:
                 train_rft(cfg, train_set=train, val_set=val_set)
                 per.append(time.perf_counter() - t0)
             sec = (per[1] - per[0]) / steps
+            if name == "warm-up":
+                continue
             base = base or sec
             print(f"| {name} | {sec:.2f} | {sec / base:.1f}× |", flush=True)
     finally:
@@ -179,14 +207,20 @@ def main() -> int:
     p.add_argument("--groups", type=int, default=3, help="groups per row")
     p.add_argument("--no-reference", action="store_true", help="skip the (slow) one-at-a-time rows")
     p.add_argument("--check", type=int, default=0, help="only check agreement on this many groups per kind")
+    p.add_argument("--place-grid", type=int, default=0, help="only compare place_grid sharing (cells per side)")
     p.add_argument("--rft-steps", type=int, default=3)
     p.add_argument("--no-rft", action="store_true")
+    p.add_argument("--rft-only", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"load average {os.getloadavg()}, {os.cpu_count()} cores, one process, one thread")
     if args.check:
         return int(check(args.robot, args.check, args.group) > 0)
-    group_rows(args.robot, args.group, args.groups, not args.no_reference)
+    if args.place_grid:
+        cell_check(args.robot, args.groups, args.group, args.place_grid)
+        return 0
+    if not args.rft_only:
+        group_rows(args.robot, args.group, args.groups, not args.no_reference)
     if not args.no_rft:
         rft_rows(args.rft_steps, args.group, 16)
     return 0

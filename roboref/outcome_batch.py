@@ -13,6 +13,8 @@ reset and only the executions that can change a score, with the same scores:
   referred region runs from it; a point outside the region scores 0 unexecuted.
 - after a failed pick the controller backs up and goes home (up to 5 s of sim time): skipped,
   it changes no flag the outcome reads.
+- optionally (``Group.place_grid``, off by default) place points in one cell of a grid share one
+  execution: an approximation, made for RefPoint, whose action is the cell (``SimOutcomeReward``).
 
 Bad input scores 0 with a reason and a category, which ``SimOutcomeReward`` counts and logs: a
 point off the table (background or the robot: ``off_table``), an answer without a point
@@ -30,6 +32,7 @@ import math
 import multiprocessing
 import os
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -73,6 +76,10 @@ class Group:
     seed: int
     instruction: str
     texts: tuple[str, ...]
+    #: > 0: place points in one cell of a ``place_grid`` × ``place_grid`` division of the image
+    #: share one execution (RefPoint's action is the cell; see ``SimOutcomeReward``); 0: every
+    #: place point executes.
+    place_grid: int = 0
 
 
 def warning_counts(data: mujoco.MjData) -> tuple[int, ...]:
@@ -148,6 +155,10 @@ def _precheck(env: Any, kind: str, text: str, held: int) -> Scored | tuple:
         return 0.0, parsed.reason, "unparsed"
     point = parsed.points[0]
     K, T = u.sim.camera_pose(u.config.camera)
+    K = K.copy()  # rescaled to the frame's size, as ``Controller._targets`` does
+    h, w = u.frame.depth.shape
+    K[0] *= w / (2 * K[0, 2])
+    K[1] *= h / (2 * K[1, 2])
     try:
         hit = point_hit(point, u.frame, K, T, u.sim.max_depth)
     except ControlError as e:  # not a finite point inside the image
@@ -215,13 +226,19 @@ def _score_group(group: Group, worker: Worker) -> list[Scored]:
         return out
     after_pick, before = _Snapshot(sim, b), warning_counts(sim.data)
     budget = ctrl.config.max_sim_time - pick["sim_time"]  # the one pick-and-place action's budget
-    for n, k in enumerate(todo):
-        if n:
-            after_pick.restore(sim, b)
-        with configured(ctrl, max_sim_time=budget):
-            place = ctrl.execute(sim, Action(place=tuple(cases[k][0])), u.frame).to_dict()
-        res = {**place, "action": "pick_place", "grasped": pick["grasped"], "lifted": pick["lifted"]}
-        out[k] = judge("placement", task.target, True, res, instability(sim.data, before, res))
+    shared: dict[tuple, Scored] = {}
+    n = group.place_grid
+    for k in todo:
+        x, y = cases[k][0]
+        key = (min(int(x * n), n - 1), min(int(y * n), n - 1)) if n > 0 else (k,)
+        if key not in shared:
+            if shared:
+                after_pick.restore(sim, b)
+            with configured(ctrl, max_sim_time=budget):
+                place = ctrl.execute(sim, Action(place=(x, y)), u.frame).to_dict()
+            res = {**place, "action": "pick_place", "grasped": pick["grasped"], "lifted": pick["lifted"]}
+            shared[key] = judge("placement", task.target, True, res, instability(sim.data, before, res))
+        out[k] = shared[key]
     return out
 
 
@@ -280,7 +297,7 @@ class GroupPool:
             try:
                 futures = {self._pool.submit(_groups_job, (k, g)): k for k, g in enumerate(groups)}
                 break
-            except cf.process.BrokenProcessPool:  # a worker died between calls: nothing was lost
+            except BrokenProcessPool:  # a worker died between calls: nothing was lost
                 self._end_pool()
                 if attempt:
                     raise
@@ -291,7 +308,7 @@ class GroupPool:
         for fut in done:
             k = futures[fut]
             err = fut.exception()
-            if isinstance(err, cf.process.BrokenProcessPool):
+            if isinstance(err, BrokenProcessPool):
                 broken = True
                 reason = f"worker process died ({err})"
                 out[k] = [(0.0, reason, "worker_died")] * len(groups[k].texts)

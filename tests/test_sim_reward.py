@@ -183,3 +183,20 @@ def test_a_killed_or_stalled_worker_scores_zero_and_the_run_goes_on():
     assert stalled.pool.pids() == []
     stalled.close()
     reward.close()
+
+
+def test_place_grid_shares_one_execution_per_cell():
+    """With ``place_grid`` the place points of one grid cell share the first one's execution
+    (a 1 × 1 grid: one place for the whole group); points outside the region and bad input are
+    still judged one by one. A negative grid is refused."""
+    import pytest
+
+    groups = _groups("placement", (6,), size=3)
+    exact = SimOutcomeReward({"kinds": ["placement"]})
+    shared = SimOutcomeReward({"kinds": ["placement"]}, place_grid=1)
+    a, b = _call(exact, groups), _call(shared, groups)
+    assert b[:3] == [a[0]] * 3 and b[3:] == a[3:] and shared.last_reasons[3:] == exact.last_reasons[3:]
+    with pytest.raises(ValueError, match="place_grid"):
+        SimOutcomeReward(place_grid=-1)
+    exact.close()
+    shared.close()

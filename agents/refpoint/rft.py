@@ -170,7 +170,10 @@ def train_rft(
         if reward_cfg.weights.get("outcome", 0.0) > 0:
             from roboref.sim_reward import SimOutcomeReward
 
-            scorer = SimOutcomeReward({"task_split": "train"}, workers=cfg.outcome_workers)
+            # place points in one heatmap cell are one action of the policy: one execution
+            scorer = SimOutcomeReward(
+                {"task_split": "train"}, workers=cfg.outcome_workers, place_grid=model.config.grid
+            )
 
         def train_step(
             model: RefPointModel, opt: torch.optim.Optimizer, step: int, idx: np.ndarray, t: dict[str, torch.Tensor]
