@@ -171,8 +171,11 @@ def train_rft(
             from roboref.sim_reward import SimOutcomeReward
 
             # place points in one heatmap cell are one action of the policy: one execution
+            # the prompts' own env options (randomization, depth noise, object variants) re-create them
             scorer = SimOutcomeReward(
-                {"task_split": "train"}, workers=cfg.outcome_workers, place_grid=model.config.grid
+                {**(cfg.env_kwargs or {}), "task_split": "train"},
+                workers=cfg.outcome_workers,
+                place_grid=model.config.grid,
             )
 
         def train_step(
