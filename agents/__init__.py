@@ -13,7 +13,21 @@ def _refpoint_agent(checkpoint=None, **kwargs):
     return RefPointAgent(checkpoint, **kwargs)
 
 
-AGENTS = {"oracle": OracleAgent, "random": RandomAgent, "heuristic": HeuristicAgent, "refpoint": _refpoint_agent}
+def _refpoint_dr_agent(**kwargs):
+    """RefPoint fine-tuned through domain randomization, depth noise and mesh objects
+    (``assets/models/refpoint-dr``): better on appearance shift, worse on roboref's own renders."""
+    from roboref.agents.refpoint.agent import shipped_checkpoint
+
+    return _refpoint_agent(shipped_checkpoint("refpoint-dr"), **kwargs)
+
+
+AGENTS = {
+    "oracle": OracleAgent,
+    "random": RandomAgent,
+    "heuristic": HeuristicAgent,
+    "refpoint": _refpoint_agent,
+    "refpoint-dr": _refpoint_dr_agent,
+}
 
 
 #: Name prefixes that take an argument after the colon.
@@ -41,6 +55,8 @@ def make_agent(name: str, env=None, seed: int | None = None):
         return RandomAgent(seed)
     if name == "heuristic":
         return HeuristicAgent(seed)
+    if name == "refpoint-dr":
+        return _refpoint_dr_agent()
     if name == "refpoint" or name.startswith("refpoint:"):  # refpoint:DIR loads another checkpoint
         return _refpoint_agent(name.partition(":")[2] or None)
     if name.startswith("hf:"):

@@ -406,3 +406,15 @@ def test_a_refpoint_checkpoint_varies_its_rgb_only_answers_on_50_episodes():
         env.close()
     points = {o.point for o in agent.act_batch(observations)}
     assert len(points) >= 40, f"{len(points)} distinct points on 50 RGB-only episodes ({ckpt or 'shipped'})"
+
+
+def test_refpoint_dr_is_shipped_and_answers_rgb_only_with_varied_points(episodes):
+    """The randomization-tuned checkpoint loads by name, keeps its anchor slots, and points
+    somewhere that depends on the image and instruction without depth too."""
+    dr = make_agent("refpoint-dr")
+    assert dr.model.config.anchor_slots == 4
+    outs = dr.act_batch([without_depth(obs, "zeros") for obs, _ in episodes])
+    assert len({o.point for o in outs}) >= 5
+    default = make_agent("refpoint")
+    observations = [obs for obs, _ in episodes]
+    assert [o.point for o in dr.act_batch(observations)] != [o.point for o in default.act_batch(observations)]

@@ -21,12 +21,13 @@ from roboref.envs.tasks.records import ReasoningStep
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "models" / "refpoint"
 
 
-def shipped_checkpoint() -> Path:
-    """The shipped checkpoint folder, whether roboref runs from a checkout or an install."""
+def shipped_checkpoint(name: str = "refpoint") -> Path:
+    """A shipped checkpoint folder (``refpoint``, the default, or ``refpoint-dr``, fine-tuned
+    through domain randomization and depth noise), from a checkout or an install."""
     from importlib.resources import files
 
-    installed = Path(str(files("roboref.assets"))) / "models" / "refpoint"
-    return installed if (installed / "model.safetensors").is_file() else DEFAULT_CHECKPOINT
+    installed = Path(str(files("roboref.assets"))) / "models" / name
+    return installed if (installed / "model.safetensors").is_file() else DEFAULT_CHECKPOINT.parent / name
 
 
 class RefPointAgent(BaseAgent):
