@@ -17,7 +17,7 @@ from roboref.cli import compose, main
 from roboref.deploy import modes, sim_mode
 from roboref.deploy.calibration import camera_from_sim, save_camera
 from roboref.deploy.cameras import CameraFrame, FolderCamera, SimCamera
-from roboref.deploy.extrinsics import Transform
+from roboref.deploy.extrinsics import Transform, sim_T_base_cam
 from roboref.deploy.grasp import depth_grasp
 from roboref.deploy.pipeline import Plan, execute, lift_plan
 from roboref.deploy.robots.fake import FakeRobot
@@ -106,7 +106,7 @@ def test_depth_grasp_finds_the_object_under_the_point_in_noisy_depth():
         u = env.unwrapped
         robot = SimRobot("ur5e", sim=u.sim)
         frame = SimCamera(env, "realsense", np.random.default_rng(0)).read()
-        T = sim_mode.sim_T_base_cam(robot, u.config.camera)
+        T = sim_T_base_cam(u.sim, u.config.camera, robot.base_body)
         table_z = 0.75 - robot.T_world_base[2, 3]
         from roboref.envs.tasks.color_category import interior_point
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from refpoint_tiny import TINY
 
 from roboref.agents.refpoint.batches import TextCache, batch_indices, batch_tensors
 from roboref.agents.refpoint.checkpoint import list_checkpoints
@@ -21,20 +22,6 @@ from roboref.agents.refpoint.loop import read_index_log
 from roboref.agents.refpoint.model import RefPointModel
 from roboref.agents.refpoint.sampling import sample_points
 from roboref.agents.refpoint.sft import RefPointSFTConfig, point_cells, sft_loss, train_sft
-
-TINY = {
-    "image_size": 48,
-    "patch": 8,
-    "stride": 4,
-    "rgb_channels": [8, 8, 8],
-    "depth_channels": [4, 4, 4],
-    "dim": 16,
-    "heads": 2,
-    "fusion_layers": 1,
-    "text_encoder": "hash",
-    "max_tokens": 24,
-    "hash_buckets": 256,
-}
 
 
 @pytest.fixture(scope="module")

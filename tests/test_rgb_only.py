@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from refpoint_tiny import TINY
 
 import roboref.envs  # noqa: F401
 from roboref.agents import make_agent
@@ -21,19 +22,6 @@ from roboref.agents.refpoint.data import SampleSet, build_cache, encode_sample, 
 from roboref.agents.refpoint.model import RefPointModel, depth_missing
 from roboref.agents.refpoint.sft import RefPointSFTConfig, train_sft
 
-TINY = {
-    "image_size": 48,
-    "patch": 8,
-    "stride": 4,
-    "rgb_channels": [8, 8, 8],
-    "depth_channels": [4, 4, 4],
-    "dim": 16,
-    "heads": 2,
-    "fusion_layers": 1,
-    "text_encoder": "hash",
-    "max_tokens": 24,
-    "hash_buckets": 256,
-}
 MODES = ("none", "zeros")
 
 

@@ -65,15 +65,16 @@ class _Scene:
 
             import roboref.envs  # noqa: F401
             from roboref.deploy.cameras import SimCamera
+            from roboref.deploy.extrinsics import sim_T_base_cam
             from roboref.deploy.robots.sim import SimRobot
-            from roboref.deploy.sim_mode import sim_T_base_cam
             from roboref.envs import env_id
 
             self.env = gym.make(env_id("refer", cfg.robot), image_size=tuple(cfg.image_size))
             self.obs, _ = self.env.reset(seed=int(cfg.seed))
             self.source = SimCamera(self.env, cfg.depth_noise, np.random.default_rng(int(cfg.seed)))
             self.sim_robot = SimRobot(cfg.robot, sim=self.env.unwrapped.sim)
-            self.T_base_cam = sim_T_base_cam(self.sim_robot, self.env.unwrapped.config.camera)
+            camera = self.env.unwrapped.config.camera
+            self.T_base_cam = sim_T_base_cam(self.env, camera, self.sim_robot.base_body)
             self.instruction = cfg.instruction or self.env.unwrapped.task.instruction
             self.kind = cfg.kind or self.env.unwrapped.task.kind
         else:

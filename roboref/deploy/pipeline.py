@@ -154,8 +154,3 @@ def _offset(robot: RobotAdapter, top: np.ndarray, table_z: float | None, clearan
     if table_z is not None:
         off[2] = max(off[2], table_z + clearance - float(top[2]))
     return off
-
-
-def base_point(T_base_world: np.ndarray, p_world: np.ndarray) -> np.ndarray:
-    """A world point in the base frame (for ground truth in the sim)."""
-    return T_base_world[:3, :3] @ np.asarray(p_world, float) + T_base_world[:3, 3]

@@ -26,7 +26,7 @@ import mujoco
 import numpy as np
 
 from roboref.deploy.cameras import SimCamera
-from roboref.deploy.extrinsics import Transform
+from roboref.deploy.extrinsics import sim_T_base_cam
 from roboref.deploy.lifting import DepthConfig
 from roboref.deploy.pipeline import Plan, execute, lift_plan, plan
 from roboref.deploy.safety import SafetyConfig, SafetyLayer
@@ -38,19 +38,13 @@ LIFTED = 0.03  # m the target must rise for a pick to count
 PLACED = 0.03  # m from the target point a placed object may rest
 
 
-def sim_T_base_cam(robot: Any, camera: str) -> Transform:
-    """The sim's stand-in for a hand-eye calibration: the camera in ``robot``'s base frame."""
-    _, T_world_cam = robot.sim.camera_pose(camera)
-    return Transform("world", "base", robot.T_world_base).inverse() @ Transform("world", camera, T_world_cam)
-
-
 def safety_for(robot: Any, overrides: dict | None) -> SafetyConfig:
     """Limits for a sim cell: the robot's workspace over the table (``SimRobot.safety_limits``),
     with a jump allowance from the ready pose to the farthest table corner."""
     return SafetyConfig.from_dict({**robot.safety_limits(), "max_jump": 0.9, **(overrides or {})})
 
 
-def _object_z(sim: Any, slot: int) -> np.ndarray:
+def _object_pos(sim: Any, slot: int) -> np.ndarray:
     return sim.world.object_pose(sim.data, slot)[0].copy()
 
 
@@ -66,8 +60,11 @@ def _exact_base_point(u: Any, robot: Any, point) -> np.ndarray:
     return T_bw[:3, :3] @ p + T_bw[:3, 3]
 
 
-def run_episode(env: Any, agent: Any, robot_name: str, seed: int, cfg: Any, log_path: Path) -> dict:
-    """One scored deploy episode on ``env`` (a ``Refer`` env of ``robot_name``)."""
+def run_episode(
+    env: Any, agent: Any, robot_name: str, seed: int, cfg: Any, log_path: Path, controller: Any = None
+) -> dict:
+    """One scored deploy episode on ``env`` (a ``Refer`` env of ``robot_name``); ``controller``
+    (made once per run) is the plain controller ``compare_controller`` runs."""
     from roboref.coeval import held_object
     from roboref.deploy.robots.sim import SimRobot
     from roboref.envs.tasks.color_category import interior_point
@@ -78,7 +75,7 @@ def run_episode(env: Any, agent: Any, robot_name: str, seed: int, cfg: Any, log_
     camera = SimCamera(env, cfg.depth_noise, np.random.default_rng(seed))
     frame = camera.read()
     robot = SimRobot(robot_name, sim=u.sim)
-    T_base_cam = sim_T_base_cam(robot, u.config.camera)
+    T_base_cam = sim_T_base_cam(u.sim, u.config.camera, robot.base_body)
     depth_cfg = DepthConfig(**dict(cfg.get("depth") or {}))
     table_z = robot.table_z()
     rec: dict[str, Any] = {"key": f"{robot_name}/{seed}", "seed": seed, "robot": robot_name, "kind": kind}
@@ -113,14 +110,14 @@ def run_episode(env: Any, agent: Any, robot_name: str, seed: int, cfg: Any, log_
             hold = got.skill.hold_height
         else:
             p.refusal = f"pre_pick_failed: {got.failure or 'the object was not held'}"
-    before = _object_z(u.sim, slot) if slot >= 0 else None
+    before = _object_pos(u.sim, slot) if slot >= 0 else None
     out = execute(layer, p, table_z, hold_height=hold)
     rec.update(out.to_dict())
     rec["success"], rec["failure"] = _judge(u, robot, kind, slot, before, p, out, rec)
     rec["latched"] = layer.latched
     rec["wall_time"] = round(time.perf_counter() - t0, 2)
     if cfg.get("compare_controller") and p.point is not None:
-        rec["controller_success"] = _controller_success(env, kind, p.point, seed)
+        rec["controller_success"] = _controller_success(env, kind, p.point, seed, controller)
     return rec
 
 
@@ -143,16 +140,21 @@ def _judge(u: Any, robot: Any, kind: str, slot: int, before, p: Plan, out, rec: 
     return ok, "" if ok else ("outside_region" if not rec.get("pointing") else "not_placed")
 
 
-def _controller_success(env: Any, kind: str, point, seed: int) -> bool:
+def _controller_success(env: Any, kind: str, point, seed: int, ctrl: Any = None) -> bool:
     """The plain controller (exact depth, no safety layer) on the same scene and point."""
     from roboref.coeval import controller, held_object
-    from roboref.envs.control import make_controller
 
     env.reset(seed=seed)
-    u = env.unwrapped
-    ctrl = make_controller(u.config.robot, camera=u.config.camera)
+    ctrl = ctrl if ctrl is not None else _plain_controller(env)
     held = held_object(env) if kind == "placement" else -1
     return bool(controller(env, kind, point, held, ctrl)["success"])
+
+
+def _plain_controller(env: Any) -> Any:
+    from roboref.envs.control import make_controller
+
+    u = env.unwrapped
+    return make_controller(u.config.robot, camera=u.config.camera)
 
 
 def summarize(records: list[dict]) -> dict:
@@ -202,13 +204,14 @@ def run(cfg: Any, agent_name: str, robot_name: str, out: Path) -> dict:
     env_kwargs = {"image_size": tuple(cfg.image_size), "kinds": tuple(cfg.kinds), "num_steps": tuple(cfg.num_steps)}
     env = gym.make(env_id("refer", robot_name), **env_kwargs)
     agent = make_agent(agent_name, env=env, seed=int(cfg.seed))
+    controller = _plain_controller(env) if cfg.get("compare_controller") else None
     seeds = [int(cfg.seed_base) + int(cfg.seed) * 100_000 + i for i in range(int(cfg.episodes))]
     try:
         with open(results, "a") as fh:
             for i, seed in enumerate(seeds):
                 if f"{robot_name}/{seed}" in done:
                     continue
-                rec = run_episode(env, agent, robot_name, seed, cfg, out / "log.jsonl")
+                rec = run_episode(env, agent, robot_name, seed, cfg, out / "log.jsonl", controller)
                 append_records(fh, [rec])
                 done[rec["key"]] = rec
                 print(

@@ -10,16 +10,41 @@ from __future__ import annotations
 
 import numpy as np
 
+from roboref.deploy.robots.base import RobotSpecs
 from roboref.envs.control.g1 import _CLOSED, _OPEN, _mirrored
 from roboref.envs.robots import G1_FINGERS
 
 DEX3_OPEN_WIDTH = 0.105
+#: Grip force range (N) the safety layer clamps to, and where the TCP goes relative to a surface
+#: point of the object: the object sits deeper in the Dex3 than at its grasp site.
+DEX3_FORCE_RANGE = (1.0, 15.0)
+DEX3_GRASP_OFFSET = (-0.01, 0.0, -0.015)
 #: Motor order of ``HandCmd_``/``HandState_`` on each side (unitree's Dex3_1 joint indices):
 #: the left hand lists the middle finger before the index, the right hand the index first.
 DEX3_MOTOR_ORDER = {
     "left": ("thumb_0", "thumb_1", "thumb_2", "middle_0", "middle_1", "index_0", "index_1"),
     "right": ("thumb_0", "thumb_1", "thumb_2", "index_0", "index_1", "middle_0", "middle_1"),
 }
+
+
+def g1_arm_specs(
+    name: str, side: str, joint_names: tuple[str, ...], joint_limits: np.ndarray, tool_down: np.ndarray, ready_path
+) -> RobotSpecs:
+    """``RobotSpecs`` of one G1 arm with its Dex3 hand (pelvis base frame), the same for the sim
+    stand-in and the hardware: the palm normal (grasp site ±y) points along the approach."""
+    return RobotSpecs(
+        name=name,
+        joint_names=joint_names,
+        joint_limits=joint_limits,
+        gripper_range=(0.0, DEX3_OPEN_WIDTH),
+        base_frame="pelvis",
+        tcp_frame=f"{side}_grasp",
+        tool_down=tool_down,
+        approach_axis=(0.0, 1.0 if side == "right" else -1.0, 0.0),
+        gripper_force_range=DEX3_FORCE_RANGE,
+        ready_path=ready_path,
+        grasp_offset=DEX3_GRASP_OFFSET,
+    )
 
 
 def presets(side: str) -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ from roboref.deploy.robots.base import (
     check_transform,
     pose_matrix,
 )
-from roboref.deploy.robots.dex3 import DEX3_OPEN_WIDTH, q_to_width
+from roboref.deploy.robots.dex3 import DEX3_OPEN_WIDTH, g1_arm_specs, q_to_width
 from roboref.envs.control import ControlConfig, ControlError, make_controller
 from roboref.envs.control.state import Run
 from roboref.envs.scene import TABLE_HEIGHT
@@ -102,20 +102,7 @@ class SimRobot:
         else:
             side = self.b.arm.spec.name
             down = T_wb[:3, :3].T @ self.controller.tool_rotation(self.b, 0.0)
-            sign = 1.0 if side == "right" else -1.0
-            self.specs = RobotSpecs(
-                name=f"sim-g1-{side}",
-                joint_names=names,
-                joint_limits=limits,
-                gripper_range=(0.0, DEX3_OPEN_WIDTH),
-                base_frame="pelvis",
-                tcp_frame=f"{side}_grasp",
-                tool_down=down,
-                approach_axis=(0.0, sign, 0.0),  # the palm normal (site ±y) points along the approach
-                gripper_force_range=(1.0, 15.0),
-                ready_path=self._ready_path(),
-                grasp_offset=(-0.01, 0.0, -0.015),  # the object sits deeper in the Dex3 than at its grasp site
-            )
+            self.specs = g1_arm_specs(f"sim-g1-{side}", side, names, limits, down, self._ready_path())
 
     # --- frames -------------------------------------------------------------------------------
     @property

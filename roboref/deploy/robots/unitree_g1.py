@@ -38,13 +38,19 @@ from roboref.deploy.robots.base import (
     ConnectionLostError,
     MotionTimeout,
     RobotError,
-    RobotSpecs,
     RobotState,
     UnreachableError,
     check_transform,
     pose_matrix,
 )
-from roboref.deploy.robots.dex3 import DEX3_OPEN_WIDTH, from_motor_order, q_to_width, to_motor_order, width_to_q
+from roboref.deploy.robots.dex3 import (
+    DEX3_OPEN_WIDTH,
+    from_motor_order,
+    g1_arm_specs,
+    q_to_width,
+    to_motor_order,
+    width_to_q,
+)
 from roboref.envs.control.ik import ArmIK
 from roboref.envs.robots import G1_ARM, G1_WAIST
 from roboref.envs.scene import TABLE_HEIGHT
@@ -135,19 +141,7 @@ class UnitreeG1Robot:
         self._home = home
         self.ik.configuration.update(self._home)
         self.T_world_base = pose_matrix(pelvis.xpos, pelvis.xmat.reshape(3, 3))
-        self.specs = RobotSpecs(
-            name=f"g1-{arm}",
-            joint_names=names,
-            joint_limits=limits,
-            gripper_range=(0.0, DEX3_OPEN_WIDTH),
-            base_frame="pelvis",
-            tcp_frame=f"{arm}_grasp",
-            tool_down=palm_down(arm),
-            approach_axis=(0.0, 1.0 if arm == "right" else -1.0, 0.0),
-            gripper_force_range=(1.0, 15.0),
-            ready_path=self._ready_path(),
-            grasp_offset=(-0.01, 0.0, -0.015),
-        )
+        self.specs = g1_arm_specs(f"g1-{arm}", arm, names, limits, palm_down(arm), self._ready_path())
         self._lock, self._pub_lock = threading.Lock(), threading.Lock()
         self._low = self._hand = None
         self._low_t = self._hand_t = -math.inf
