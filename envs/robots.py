@@ -14,7 +14,7 @@ from pathlib import Path
 
 import mujoco
 
-from roboref.envs.meshes import decimated
+from roboref.envs.meshes import decimated, decimated_visual
 
 #: Faces per visual mesh after decimation; ~150 render fps at 224² on 2 CPU cores.
 DEFAULT_MAX_FACES = 400
@@ -77,15 +77,51 @@ class RobotSpec:
 
 
 def _decimate_meshes(spec: mujoco.MjSpec, model_file: Path, max_faces: int) -> None:
-    """Point every mesh of ``spec`` at a decimated, absolute-path copy of its file."""
+    """Point every mesh of ``spec`` at a decimated, absolute-path copy of its file.
+
+    Colliding geoms keep the plain quadric copy (``decimated``): their convex hulls do not change.
+    Visual geoms get ``decimated_visual``, a separate ``<name>_visual`` mesh where a mesh serves
+    both and the two copies differ. A body whose inertia the compiler derives from its geoms gets
+    that inertia written in first, so physics stays what it was with the plain copies.
+    """
     mesh_dir = model_file.parent / (spec.meshdir or "")
+    mesh_geoms = [g for g in spec.geoms if g.type == mujoco.mjtGeom.mjGEOM_MESH]
+    colliding = {g.meshname for g in mesh_geoms if g.contype or g.conaffinity}
+    visual: dict[str, Path] = {}
     for mesh in spec.meshes:
         if not mesh.file:
             continue
         src = Path(mesh.file)
         src = src if src.is_absolute() else mesh_dir / src
         mesh.file = str(decimated(src, max_faces) if max_faces > 0 else src)
+        if max_faces > 0 and (v := decimated_visual(src, max_faces)) != Path(mesh.file):
+            visual[mesh.name] = v
     spec.meshdir = ""
+    swapped = [g for g in mesh_geoms if g.meshname in visual and not (g.contype or g.conaffinity)]
+    _freeze_inertia(spec, {g.parent.name for g in swapped})
+    for name, path in visual.items():
+        mesh = spec.mesh(name)
+        if name in colliding:
+            copy = spec.add_mesh(name=f"{name}_visual", file=str(path))
+            copy.scale, copy.refpos, copy.refquat = mesh.scale, mesh.refpos, mesh.refquat
+            copy.inertia, copy.smoothnormal = mesh.inertia, mesh.smoothnormal
+            for g in swapped:
+                if g.meshname == name:
+                    g.meshname = copy.name
+        else:
+            mesh.file = str(path)
+
+
+def _freeze_inertia(spec: mujoco.MjSpec, names: set[str]) -> None:
+    """Write the compiled inertia of the bodies ``names`` that derive it from their geoms."""
+    bodies = [b for b in spec.bodies if b.name in names and not b.explicitinertial]
+    if not bodies:
+        return
+    model = spec.compile()
+    for b in bodies:
+        i = model.body(b.name).id
+        b.mass, b.ipos, b.iquat = model.body_mass[i], model.body_ipos[i], model.body_iquat[i]
+        b.inertia, b.explicitinertial = model.body_inertia[i], True
 
 
 def _prepare(spec: mujoco.MjSpec) -> None:
