@@ -90,6 +90,7 @@ class SceneView:
         self.scene, self.seg, self.depth, self.K, self.T = scene, seg, depth, K, T_world_cam
         self.height, self.width = seg.shape
         self.area = area
+        self._dist_cache: dict[tuple[str, float, float], np.ndarray] = {}
         self.objects = [self._facts(k, o) for k, o in enumerate(scene.objects)]
         self._link_supports()
         rows, cols = np.nonzero(seg == SEG_TABLE)
@@ -158,12 +159,26 @@ class SceneView:
     def free_space(self, clearance: float, ignore: tuple[int, ...] = ()) -> np.ndarray:
         """Table points at least ``clearance`` from every object's footprint (bool over points)."""
         ok = self.table_ok.copy()
-        p = self.table_points[:, :2]
         for o in self.objects:
             if o.index in ignore or o.support >= 0:
                 continue
-            ok &= np.hypot(*(p - o.center[:2]).T) >= o.radius + clearance
+            ok &= self._cached("hypot", o.center[:2]) >= o.radius + clearance
         return ok
+
+    def center_dist(self, xy: np.ndarray) -> np.ndarray:
+        """Distance of every table point to the table-plane point ``xy`` (read-only, cached: the
+        relations ask for the same anchors' distances many times while a task is sampled)."""
+        return self._cached("norm", xy)
+
+    def _cached(self, how: str, xy: np.ndarray) -> np.ndarray:
+        key = (how, float(xy[0]), float(xy[1]))
+        d = self._dist_cache.get(key)
+        if d is None:
+            diff = self.table_points[:, :2] - xy
+            d = np.hypot(*diff.T) if how == "hypot" else np.linalg.norm(diff, axis=1)
+            d.flags.writeable = False
+            self._dist_cache[key] = d
+        return d
 
     def points_to_mask(self, selected: np.ndarray) -> np.ndarray:
         """A boolean over table points -> an image mask."""

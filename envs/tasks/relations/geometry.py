@@ -26,7 +26,7 @@ def dist(a: ObjectFacts, b: ObjectFacts) -> float:
 
 def point_dist(view: SceneView, a: ObjectFacts) -> np.ndarray:
     """Distance of every table point to ``a``'s centre on the table plane."""
-    return np.linalg.norm(view.table_points[:, :2] - xy(a), axis=1)
+    return view.center_dist(xy(a))
 
 
 def gap(a: ObjectFacts, b: ObjectFacts) -> float:
