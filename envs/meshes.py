@@ -84,11 +84,16 @@ def write_stl(path: Path, verts: np.ndarray, faces: np.ndarray) -> None:
     write_bytes_atomic(path, header + rec.tobytes())
 
 
+def _cached_path(path: Path, max_faces: int, tag: str = "") -> Path:
+    """Where a decimated copy of ``path`` lives: keyed by the source's content hash."""
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+    return cache_dir() / "meshes" / f"{path.stem}-{digest}-{max_faces}{tag}.stl"
+
+
 def decimated(path: str | Path, max_faces: int) -> Path:
     """Path of a copy of mesh ``path`` with at most ``max_faces`` triangles (cached)."""
     path = Path(path)
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
-    out = cache_dir() / "meshes" / f"{path.stem}-{digest}-{max_faces}.stl"
+    out = _cached_path(path, max_faces)
     if out.exists():
         return out
     verts, faces = read_mesh(path)
@@ -115,12 +120,10 @@ def decimated_visual(path: str | Path, max_faces: int) -> Path:
     ``VISUAL_SLACK`` of the target; else vertex clustering, then quadric simplification.
     """
     plain = decimated(path, max_faces)
-    verts, faces = read_mesh(plain)
-    if len(faces) <= VISUAL_SLACK * max_faces:
+    if len(read_mesh(plain)[1]) <= VISUAL_SLACK * max_faces:
         return plain
     path = Path(path)
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
-    out = cache_dir() / "meshes" / f"{path.stem}-{digest}-{max_faces}-clustered.stl"
+    out = _cached_path(path, max_faces, "-clustered")
     if out.exists():
         return out
     import fast_simplification
