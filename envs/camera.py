@@ -185,7 +185,9 @@ class Renderer:
     the same transforms, so their depths agree bit for bit wherever the same geom wins; exact depth
     ties can only arise where a heavy geom's box meets that of a geom drawn before it, and then
     (and for transparent geoms or ``quality``) the full two-pass reference is used
-    (``seg_mode="two_pass"``; tests/test_segmentation.py holds the two bit-identical).
+    (``seg_mode="two_pass"``; tests/test_segmentation.py holds the two bit-identical). With a
+    spare core (``seg_thread=None``: ``segmentation.spare_core()``), the split pass is drawn on its
+    own thread and GL context while this one draws the full pass (``segmentation.SegThread``).
     Fast defaults: no shadows, reflections, skybox or multisampling. ``quality=True`` turns
     shadows, reflections and 4× multisampling on for video.
     """
@@ -198,6 +200,7 @@ class Renderer:
         max_geom: int = 2000,
         split_group: int | None = None,
         seg_mode: str = "split",
+        seg_thread: bool | None = None,
     ):
         if seg_mode not in ("split", "two_pass"):
             raise ValueError(f"seg_mode must be 'split' or 'two_pass', got {seg_mode!r}")
@@ -227,11 +230,16 @@ class Renderer:
         flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = False
         self._cam = mujoco.MjvCamera()
         self._cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
-        self._split = None if quality else _SplitSeg.make(model, self.geom_labels, split_group, self._opt, max_geom)
+        from roboref.envs.segmentation import SegThread, SplitSeg, spare_core
+
+        self._split = None if quality else SplitSeg.make(model, self.geom_labels, split_group, self._opt, max_geom)
+        self._seg_thread = None
         if self._split is not None:
             self._split.scene.flags[:] = flags[:]
             self._split.scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = True
             self._split.scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = True
+            if spare_core() if seg_thread is None else seg_thread:
+                self._seg_thread = SegThread(model, w, h)
 
     def render(
         self,
@@ -260,6 +268,11 @@ class Renderer:
         rect = mujoco.MjrRect(0, 0, width, height)
         out = Frame()
         split = seg and self.seg_mode == "split" and self._split is not None and self._split.applies(data, cam_id)
+        if split:  # the split pass: on its own thread and context while this one draws the full pass
+            self._split.update(data, self._cam)
+            ids, split_depth = self._split.buffers(width, height)
+            if self._seg_thread is not None:
+                self._seg_thread.submit(self._split.scene, rect, ids, split_depth)
         if rgb or depth or split:
             rgb_buf = np.empty((height, width, 3), np.uint8) if rgb else None
             depth_buf = np.empty((height, width), np.float32) if (depth or split) else None
@@ -270,7 +283,11 @@ class Renderer:
             if depth:
                 out.depth = self._metric_depth(depth_buf[::-1])
         if split:
-            out.seg = self._split.render(data, self._cam, cam_id, rect, self._con, depth_buf)
+            if self._seg_thread is not None:
+                self._seg_thread.wait()
+            else:
+                self._split.draw(rect, self._con, ids, split_depth)
+            out.seg = self._split.segment(data, cam_id, rect, depth_buf, ids, split_depth)
             self.last_seg_mode = "split"
         if seg and out.seg is None:
             out.seg = self.render_seg_two_pass(rect, width, height)
@@ -316,9 +333,14 @@ class Renderer:
         """Send texture ``texid``'s pixels, rewritten in ``model.tex_data``, to the GL context."""
         self._gl.make_current()
         mujoco.mjr_uploadTexture(self.model, self._con, texid)
+        if self._seg_thread is not None:
+            self._seg_thread.upload_texture(texid)
 
     def close(self) -> None:
         self._split = None
+        if getattr(self, "_seg_thread", None) is not None:
+            self._seg_thread.close()
+            self._seg_thread = None
         if self._con is not None:
             self._gl.make_current()
             self._con.free()
@@ -330,115 +352,3 @@ class Renderer:
             self.close()
         except Exception:
             pass
-
-
-class _SplitSeg:
-    """The segmentation pass without the heavy geoms (one label, one geom group); see ``Renderer``."""
-
-    def __init__(self, model: mujoco.MjModel, labels: np.ndarray, heavy: np.ndarray, early: np.ndarray, opt, maxgeom):
-        self.model, self.labels, self.heavy, self.early, self.opt = model, labels, heavy, early, opt
-        self.heavy_label = labels[heavy[0]]
-        self.opt_groups = np.asarray(opt.geomgroup, bool).copy()
-        self.scene = mujoco.MjvScene(model, maxgeom=maxgeom)
-        self.label_lut = np.zeros(1 << 16, np.uint8)
-        self.geom_lut = np.full(1 << 16, -1, np.int32)
-
-    @classmethod
-    def make(cls, model, labels, group, main_opt, maxgeom) -> _SplitSeg | None:
-        """``None`` unless ``group`` holds shown geoms of a single label."""
-        if group is None or not main_opt.geomgroup[group]:
-            return None
-        heavy = np.flatnonzero(model.geom_group == group)
-        if len(heavy) == 0 or len(set(labels[heavy].tolist())) != 1:
-            return None
-        opt = mujoco.MjvOption()
-        opt.geomgroup[:] = main_opt.geomgroup[:]
-        opt.geomgroup[group] = 0
-        shown = np.flatnonzero(np.asarray(opt.geomgroup, bool)[np.clip(model.geom_group, 0, 5)])
-        # mjr_render draws in geom order with GL_GEQUAL: a geom drawn after every heavy geom wins a
-        # depth tie against them, as here; only the earlier geoms of another label can differ.
-        early = shown[(shown < heavy.max()) & (labels[shown] != labels[heavy[0]])]
-        return cls(model, labels, heavy, early, opt, maxgeom)
-
-    def applies(self, data: mujoco.MjData, cam_id: int) -> bool:
-        """No transparency and no plane seen from behind (mjr_render draws those without depth).
-        Checked at each render: resets and randomization rewrite colours and groups."""
-        m = self.model
-        shown = self.opt_groups[np.clip(m.geom_group, 0, 5)]
-        shown[self.heavy] = True
-        alpha = m.geom_rgba[shown, 3]
-        if (alpha < 0.995).any():
-            return False
-        if m.nmat:
-            matid = m.geom_matid[shown]
-            if (m.mat_rgba[matid[matid >= 0], 3] < 0.995).any():
-                return False
-        planes = np.flatnonzero(shown & (m.geom_type == mujoco.mjtGeom.mjGEOM_PLANE))
-        normals = data.geom_xmat[planes].reshape(-1, 3, 3)[:, :, 2]
-        return not (np.einsum("ni,ni->n", data.cam_xpos[cam_id] - data.geom_xpos[planes], normals) < 0).any()
-
-    def _boxes(self, data: mujoco.MjData, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """World axis-aligned boxes ``(lo, hi)`` of geoms' local bounding boxes."""
-        aabb = self.model.geom_aabb[geoms]
-        rot = data.geom_xmat[geoms].reshape(-1, 3, 3)
-        center = data.geom_xpos[geoms] + np.einsum("nij,nj->ni", rot, aabb[:, :3])
-        half = np.einsum("nij,nj->ni", np.abs(rot), aabb[:, 3:])
-        return center - half, center + half
-
-    def _touching(self, data: mujoco.MjData) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """``(early geom, lo, hi)`` of each heavy/early pair of boxes that meet (a tie needs that)."""
-        lo_h, hi_h = self._boxes(data, self.heavy)
-        lo_e, hi_e = self._boxes(data, self.early)
-        meet = ((lo_h[:, None] <= hi_e[None] + 1e-3) & (lo_e[None] <= hi_h[:, None] + 1e-3)).all(axis=2)
-        return [
-            (int(self.early[e]), np.maximum(lo_h[h], lo_e[e]) - 1e-3, np.minimum(hi_h[h], hi_e[e]) + 1e-3)
-            for h, e in zip(*np.nonzero(meet), strict=True)
-        ]
-
-    def render(self, data, cam, cam_id: int, rect: mujoco.MjrRect, con, full_depth: np.ndarray) -> np.ndarray | None:
-        """The segmentation (image rows top-down), or ``None`` where a depth tie could differ."""
-        scene = self.scene
-        mujoco.mjv_updateScene(self.model, data, self.opt, None, cam, mujoco.mjtCatBit.mjCAT_ALL, scene)
-        h, w = rect.height, rect.width
-        ids = np.empty((h, w, 3), np.uint8)
-        depth = np.empty((h, w), np.float32)
-        mujoco.mjr_render(rect, scene, con)
-        mujoco.mjr_readPixels(ids, depth, rect, con)
-        labels, geoms = self.label_lut, self.geom_lut
-        n = scene.ngeom
-        labels[: n + 1] = 0
-        geoms[: n + 1] = -1
-        # mjv_updateScene adds the shown geoms in model order, segid = scene index: read the
-        # geom ids from the model; check the count and the last one, else ask every scene geom.
-        shown = np.flatnonzero(self.opt_groups[np.clip(self.model.geom_group, 0, 5)])
-        if len(shown) == n and (n == 0 or scene.geoms[n - 1].objid == shown[-1]):
-            geoms[1 : n + 1] = shown
-        else:
-            geom_type = int(mujoco.mjtObj.mjOBJ_GEOM)
-            for g in scene.geoms[:n]:
-                if g.segid >= 0 and int(g.objtype) == geom_type:
-                    geoms[g.segid + 1] = g.objid
-        labels[1 : n + 1] = np.where(geoms[1 : n + 1] >= 0, self.labels[geoms[1 : n + 1]], 0)
-        ids = ids[::-1]
-        segid = (
-            ids[..., 0] if n < 255 else np.minimum(ids[..., 0] | (ids[..., 1].astype(np.int32) << 8), len(labels) - 1)
-        )
-        seg = labels[segid]
-        same = full_depth[::-1] == depth[::-1]
-        seg[~same] = self.heavy_label
-        touching = self._touching(data)
-        if touching:
-            K = model_intrinsics(self.model, cam_id, w, h)
-            T = extrinsics(data.cam_xpos[cam_id], data.cam_xmat[cam_id])
-            winner = geoms[segid]
-            for geom, lo, hi in touching:
-                corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-                uv, z = project(corners, K, T)
-                if (z <= 0).any():
-                    c0, r0, c1, r1 = 0, 0, w, h
-                else:
-                    c0, r0 = np.clip(np.floor(uv.min(axis=0)).astype(int) - 1, 0, [w, h])
-                    c1, r1 = np.clip(np.ceil(uv.max(axis=0)).astype(int) + 1, 0, [w, h])
-                if (same[r0:r1, c0:c1] & (winner[r0:r1, c0:c1] == geom)).any():
-                    return None
-        return seg

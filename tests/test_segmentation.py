@@ -116,3 +116,59 @@ def test_early_settle_is_off_by_default_and_keeps_the_tasks_when_on():
         assert max(speeds) < 0.005
     default.close()
     early.close()
+
+
+def _renderer(sim: Sim, seg_thread: bool):
+    """Give ``sim`` a renderer with the split pass on its own thread (or not)."""
+    from roboref.envs.camera import Renderer
+    from roboref.envs.world import ROBOT_MESH_GROUP
+
+    if sim._renderer is not None:
+        sim._renderer.close()
+    sim._renderer = Renderer(sim.model, sim.world.geom_labels, split_group=ROBOT_MESH_GROUP, seg_thread=seg_thread)
+    assert (sim._renderer._seg_thread is not None) == seg_thread
+    return sim._renderer
+
+
+@pytest.mark.parametrize("robot", ["ur5e", "g1"])
+def test_split_pass_on_its_own_thread_and_context_is_bit_identical(robot):
+    threaded, serial = Sim(robot), Sim(robot)
+    _renderer(threaded, True), _renderer(serial, False)
+    cfg = SceneConfig(robot=robot, num_objects=(4, 15))
+    for seed in range(20):
+        for sim in (threaded, serial):
+            sim.reset_scene(np.random.default_rng(seed), cfg)
+        fast, ref, mode = _both(threaded, "agent")
+        _assert_same(fast, ref)
+        _assert_same(fast, serial.render("agent", seg=True))
+        assert mode == "split"
+    thread = threaded.renderer._seg_thread._thread
+    threaded.close(), serial.close()
+    assert not thread.is_alive()  # closing the renderer ends its thread
+
+
+def test_threaded_split_pass_follows_rewritten_textures():
+    """Randomization rewrites textures in both GL contexts; frames equal a one-context renderer's."""
+    envs = [gym.make("roboref/Refer-UR5e-v0", randomization="strong") for _ in range(2)]
+    for env, thread in zip(envs, (True, False), strict=True):
+        _renderer(env.unwrapped.sim, thread)
+    for seed in range(4):
+        obs = [env.reset(seed=seed)[0] for env in envs]
+        assert np.array_equal(obs[0]["rgb"], obs[1]["rgb"])
+        frames = [env.unwrapped.sim.render("agent", seg=True) for env in envs]
+        _assert_same(*frames)
+    for env in envs:
+        env.close()
+
+
+def test_the_split_thread_is_used_only_with_a_spare_core(monkeypatch):
+    from roboref.envs import segmentation
+
+    monkeypatch.setattr(segmentation.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.delenv("LP_NUM_THREADS", raising=False)
+    assert segmentation.spare_core()
+    monkeypatch.setenv("LP_NUM_THREADS", "1")  # a local worker's share of two cores among two
+    assert not segmentation.spare_core()
+    monkeypatch.setenv("LP_NUM_THREADS", "2")
+    monkeypatch.setattr(segmentation.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert not segmentation.spare_core()
