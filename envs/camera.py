@@ -267,12 +267,24 @@ class Renderer:
         mujoco.mjv_updateScene(model, data, self._opt, None, self._cam, mujoco.mjtCatBit.mjCAT_ALL, self._scene)
         rect = mujoco.MjrRect(0, 0, width, height)
         out = Frame()
-        split = seg and self.seg_mode == "split" and self._split is not None and self._split.applies(data, cam_id)
-        if split:  # the split pass: on its own thread and context while this one draws the full pass
-            self._split.update(data, self._cam)
-            ids, split_depth = self._split.buffers(width, height)
-            if self._seg_thread is not None:
-                self._seg_thread.submit(self._split.scene, rect, ids, split_depth)
+        thread = self._seg_thread
+        split = seg and self.seg_mode == "split" and self._split is not None
+        # the split pass (its applicability checks included) runs on its own thread and context
+        # while this one draws the full pass; without a thread, after it
+        split = split and (thread is not None or self._split.applies(data, cam_id))
+        if split:
+            sp, cam = self._split, self._cam
+            sp.update(data, cam)
+            ids, split_depth = sp.buffers(width, height)
+
+            def split_pass(con):
+                if thread is not None and not sp.applies(data, cam_id):
+                    return None
+                sp.draw(rect, con, ids, split_depth)
+                return sp.labels_from_ids(data, cam_id, rect, ids)
+
+            if thread is not None:
+                thread.submit(split_pass)
         if rgb or depth or split:
             rgb_buf = np.empty((height, width, 3), np.uint8) if rgb else None
             depth_buf = np.empty((height, width), np.float32) if (depth or split) else None
@@ -283,12 +295,11 @@ class Renderer:
             if depth:
                 out.depth = self._metric_depth(depth_buf[::-1])
         if split:
-            if self._seg_thread is not None:
-                self._seg_thread.wait()
-            else:
-                self._split.draw(rect, self._con, ids, split_depth)
-            out.seg = self._split.segment(data, cam_id, rect, depth_buf, ids, split_depth)
-            self.last_seg_mode = "split"
+            part = thread.wait() if thread is not None else split_pass(self._con)
+            if part is not None:
+                out.seg = sp.resolve(part, depth_buf, split_depth)
+            if out.seg is not None:
+                self.last_seg_mode = "split"
         if seg and out.seg is None:
             out.seg = self.render_seg_two_pass(rect, width, height)
             self.last_seg_mode = "two_pass"

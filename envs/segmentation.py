@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
@@ -35,6 +37,7 @@ class SegThread:
     def __init__(self, model: mujoco.MjModel, width: int, height: int):
         self.model = model
         self._jobs: queue.Queue = queue.Queue()
+        self._value: object = None
         self._done: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, args=(width, height), daemon=True, name="roboref-seg")
         self._thread.start()
@@ -53,7 +56,7 @@ class SegThread:
         self._done.put(None)
         while (job := self._jobs.get()) is not None:
             try:
-                job(con)
+                self._value = job(con)
                 self._done.put(None)
             except Exception as e:
                 self._done.put(e)
@@ -71,17 +74,13 @@ class SegThread:
         if err is not None:
             raise RuntimeError(f"segmentation thread failed: {err}") from err
 
-    def submit(self, scene: mujoco.MjvScene, rect: mujoco.MjrRect, ids: np.ndarray, depth: np.ndarray) -> None:
-        """Start drawing ``scene`` (ID colours) into ``ids``/``depth``; ``wait`` for it."""
+    def submit(self, job: Callable[[mujoco.MjrContext], object]) -> None:
+        """Start ``job(context)`` on the thread; ``wait`` returns its value."""
+        self._jobs.put(job)
 
-        def draw(con):
-            mujoco.mjr_render(rect, scene, con)
-            mujoco.mjr_readPixels(ids, depth, rect, con)
-
-        self._jobs.put(draw)
-
-    def wait(self) -> None:
+    def wait(self) -> object:
         self._result()
+        return self._value
 
     def upload_texture(self, texid: int) -> None:
         """Send a rewritten texture to this thread's context too (randomization)."""
@@ -174,6 +173,11 @@ class SplitSeg:
         self, data, cam_id: int, rect: mujoco.MjrRect, full_depth: np.ndarray, ids: np.ndarray, depth: np.ndarray
     ) -> np.ndarray | None:
         """The segmentation (image rows top-down), or ``None`` where a depth tie could differ."""
+        return self.resolve(self.labels_from_ids(data, cam_id, rect, ids), full_depth, depth)
+
+    def labels_from_ids(self, data, cam_id: int, rect: mujoco.MjrRect, ids: np.ndarray) -> _Labels:
+        """Everything that needs only the split pass (the thread does it while the full pass runs):
+        the labels of its geoms, and the image boxes where a depth tie must be checked."""
         scene = self.scene
         h, w = rect.height, rect.width
         labels, geoms = self.label_lut, self.geom_lut
@@ -195,14 +199,11 @@ class SplitSeg:
         segid = (
             ids[..., 0] if n < 255 else np.minimum(ids[..., 0] | (ids[..., 1].astype(np.int32) << 8), len(labels) - 1)
         )
-        seg = labels[segid]
-        same = full_depth[::-1] == depth[::-1]
-        seg[~same] = self.heavy_label
+        checks = []
         touching = self._touching(data)
         if touching:
             K = model_intrinsics(self.model, cam_id, w, h)
             T = extrinsics(data.cam_xpos[cam_id], data.cam_xmat[cam_id])
-            winner = geoms[segid]
             for geom, lo, hi in touching:
                 corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
                 uv, z = project(corners, K, T)
@@ -211,6 +212,25 @@ class SplitSeg:
                 else:
                     c0, r0 = np.clip(np.floor(uv.min(axis=0)).astype(int) - 1, 0, [w, h])
                     c1, r1 = np.clip(np.ceil(uv.max(axis=0)).astype(int) + 1, 0, [w, h])
-                if (same[r0:r1, c0:c1] & (winner[r0:r1, c0:c1] == geom)).any():
-                    return None
+                box = (slice(r0, r1), slice(c0, c1))
+                checks.append((box, geoms[segid[box]] == geom))
+        return _Labels(labels[segid], checks)
+
+    def resolve(self, part: _Labels, full_depth: np.ndarray, depth: np.ndarray) -> np.ndarray | None:
+        """Pixels whose depth differs from the full pass's show the heavy geoms; ``None`` if the
+        split pass's geom won a depth tie that the full pass may have given a heavy geom."""
+        same = full_depth[::-1] == depth[::-1]
+        seg = part.seg
+        seg[~same] = self.heavy_label
+        for box, won in part.checks:
+            if (same[box] & won).any():
+                return None
         return seg
+
+
+@dataclass
+class _Labels:
+    """The split pass's labels (rows top-down) and the tie checks left to do with the full depth."""
+
+    seg: np.ndarray
+    checks: list[tuple[tuple[slice, slice], np.ndarray]]
