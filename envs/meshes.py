@@ -6,9 +6,10 @@ we simplify each to at most ``max_faces`` triangles once (fast-simplification, q
 cache the result as a binary STL keyed by the source file's content hash.
 
 Quadric simplification stalls on some finely detailed meshes (the 2F-85's base mount stops at
-11,658 of 21,834 faces for a 400-face target): ``decimated_visual`` then clusters vertices on a
-grid first (cell 0.5 % of the mesh's extent, doubled until it works) and simplifies the result.
-``decimated`` keeps the plain quadric result, which colliding geoms use, so physics is unchanged.
+11,658 of 21,834 faces for a 400-face target). ``decimated_copies`` gives two copies: the plain
+quadric one (``decimated``), which colliding geoms keep so physics is unchanged, and a visual one
+that, where the plain copy stalled, clusters vertices on a grid first (cell 0.5 % of the mesh's
+extent, doubled until it works) and then simplifies.
 """
 
 from __future__ import annotations
@@ -84,16 +85,30 @@ def write_stl(path: Path, verts: np.ndarray, faces: np.ndarray) -> None:
     write_bytes_atomic(path, header + rec.tobytes())
 
 
-def _cached_path(path: Path, max_faces: int, tag: str = "") -> Path:
+def _cached_path(path: Path, digest: str, max_faces: int, tag: str = "") -> Path:
     """Where a decimated copy of ``path`` lives: keyed by the source's content hash."""
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
     return cache_dir() / "meshes" / f"{path.stem}-{digest}-{max_faces}{tag}.stl"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+
+
+def _stl_face_count(path: Path) -> int:
+    """Triangles in a binary STL (every copy here is one, from ``write_stl``), from its header."""
+    with open(path, "rb") as f:
+        f.seek(80)
+        return int(np.frombuffer(f.read(4), dtype="<u4")[0])
 
 
 def decimated(path: str | Path, max_faces: int) -> Path:
     """Path of a copy of mesh ``path`` with at most ``max_faces`` triangles (cached)."""
     path = Path(path)
-    out = _cached_path(path, max_faces)
+    return _quadric_copy(path, _digest(path), max_faces)
+
+
+def _quadric_copy(path: Path, digest: str, max_faces: int) -> Path:
+    out = _cached_path(path, digest, max_faces)
     if out.exists():
         return out
     verts, faces = read_mesh(path)
@@ -113,19 +128,20 @@ def decimated(path: str | Path, max_faces: int) -> Path:
 VISUAL_SLACK = 1.5
 
 
-def decimated_visual(path: str | Path, max_faces: int) -> Path:
-    """Path of a visual copy of ``path`` with about ``max_faces`` triangles (cached).
+def decimated_copies(path: str | Path, max_faces: int) -> tuple[Path, Path]:
+    """``(plain, visual)`` copies of ``path`` with about ``max_faces`` triangles (cached).
 
-    The same file as ``decimated`` where plain quadric simplification gets within
-    ``VISUAL_SLACK`` of the target; else vertex clustering, then quadric simplification.
+    ``plain`` is ``decimated``'s. ``visual`` is the same file where plain quadric simplification
+    gets within ``VISUAL_SLACK`` of the target; else vertex clustering, then quadric simplification.
     """
-    plain = decimated(path, max_faces)
-    if len(read_mesh(plain)[1]) <= VISUAL_SLACK * max_faces:
-        return plain
     path = Path(path)
-    out = _cached_path(path, max_faces, "-clustered")
+    digest = _digest(path)
+    plain = _quadric_copy(path, digest, max_faces)
+    if _stl_face_count(plain) <= VISUAL_SLACK * max_faces:
+        return plain, plain
+    out = _cached_path(path, digest, max_faces, "-clustered")
     if out.exists():
-        return out
+        return plain, out
     import fast_simplification
 
     verts, faces = read_mesh(path)
@@ -137,7 +153,7 @@ def decimated_visual(path: str | Path, max_faces: int) -> Path:
             break
         cell *= 2
     write_stl(out, np.asarray(v, np.float64), np.asarray(f, np.int64))
-    return out
+    return plain, out
 
 
 def cluster_vertices(verts: np.ndarray, faces: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:

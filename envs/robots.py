@@ -14,7 +14,7 @@ from pathlib import Path
 
 import mujoco
 
-from roboref.envs.meshes import decimated, decimated_visual
+from roboref.envs.meshes import decimated_copies
 
 #: Faces per visual mesh after decimation; ~150 render fps at 224² on 2 CPU cores.
 DEFAULT_MAX_FACES = 400
@@ -79,8 +79,8 @@ class RobotSpec:
 def _decimate_meshes(spec: mujoco.MjSpec, model_file: Path, max_faces: int) -> None:
     """Point every mesh of ``spec`` at a decimated, absolute-path copy of its file.
 
-    Colliding geoms keep the plain quadric copy (``decimated``): their convex hulls do not change.
-    Visual geoms get ``decimated_visual``, a separate ``<name>_visual`` mesh where a mesh serves
+    Colliding geoms keep the plain quadric copy: their convex hulls do not change. Visual geoms
+    get the visual copy (``decimated_copies``), a separate ``<name>_visual`` mesh where a mesh serves
     both and the two copies differ. A body whose inertia the compiler derives from its geoms gets
     that inertia written in first, so physics stays what it was with the plain copies.
     """
@@ -93,9 +93,13 @@ def _decimate_meshes(spec: mujoco.MjSpec, model_file: Path, max_faces: int) -> N
             continue
         src = Path(mesh.file)
         src = src if src.is_absolute() else mesh_dir / src
-        mesh.file = str(decimated(src, max_faces) if max_faces > 0 else src)
-        if max_faces > 0 and (v := decimated_visual(src, max_faces)) != Path(mesh.file):
-            visual[mesh.name] = v
+        if max_faces <= 0:
+            mesh.file = str(src)
+            continue
+        plain, visual_copy = decimated_copies(src, max_faces)
+        mesh.file = str(plain)
+        if visual_copy != plain:
+            visual[mesh.name] = visual_copy
     spec.meshdir = ""
     swapped = [g for g in mesh_geoms if g.meshname in visual and not (g.contype or g.conaffinity)]
     _freeze_inertia(spec, {g.parent.name for g in swapped})

@@ -169,12 +169,6 @@ class SplitSeg:
         mujoco.mjr_render(rect, self.scene, con)
         mujoco.mjr_readPixels(ids, depth, rect, con)
 
-    def segment(
-        self, data, cam_id: int, rect: mujoco.MjrRect, full_depth: np.ndarray, ids: np.ndarray, depth: np.ndarray
-    ) -> np.ndarray | None:
-        """The segmentation (image rows top-down), or ``None`` where a depth tie could differ."""
-        return self.resolve(self.labels_from_ids(data, cam_id, rect, ids), full_depth, depth)
-
     def labels_from_ids(self, data, cam_id: int, rect: mujoco.MjrRect, ids: np.ndarray) -> _Labels:
         """Everything that needs only the split pass (the thread does it while the full pass runs):
         the labels of its geoms, and the image boxes where a depth tie must be checked."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from roboref.envs.meshes import cluster_vertices, decimated, decimated_visual, read_mesh
+from roboref.envs.meshes import cluster_vertices, decimated, decimated_copies, read_mesh
 from roboref.envs.robots import DEFAULT_MAX_FACES, ROBOTS, robotiq_2f85_xml
 from roboref.envs.world import World
 
@@ -41,7 +41,8 @@ def _surface_gap(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarr
 
 def test_quadric_simplification_stalls_on_the_base_mount_and_the_visual_copy_does_not():
     src = _gripper_mesh("base_mount")
-    plain, visual = read_mesh(decimated(src, 400)), read_mesh(decimated_visual(src, 400))
+    plain, visual = (read_mesh(copy) for copy in decimated_copies(src, 400))
+    assert decimated_copies(src, 400)[0] == decimated(src, 400)
     assert len(plain[1]) > 10_000  # the stall that made the visual path necessary
     assert len(visual[1]) <= 1.5 * 400
     original = read_mesh(src)
@@ -54,7 +55,7 @@ def test_quadric_simplification_stalls_on_the_base_mount_and_the_visual_copy_doe
 
 def test_meshes_that_decimate_well_share_one_file():
     src = _gripper_mesh("driver")
-    assert decimated_visual(src, 400) == decimated(src, 400)
+    assert decimated_copies(src, 400) == (decimated(src, 400), decimated(src, 400))
 
 
 def test_cluster_vertices_merges_a_cell_and_drops_collapsed_faces():
