@@ -316,6 +316,7 @@ def test_rft_outcome_term_executes_points_in_the_simulator(tmp_path, samples):
     the image corner (off the table) never does."""
     from roboref.agents.refpoint.config import KINDS
     from roboref.agents.refpoint.rft import outcome_rewards, train_rft
+    from roboref.outcome_table import OutcomeTable
     from roboref.sim_reward import SimOutcomeReward
 
     assert (samples.seeds >= 0).all() and set(samples.robots) == {"ur5e"}
@@ -323,14 +324,16 @@ def test_rft_outcome_term_executes_points_in_the_simulator(tmp_path, samples):
     assert len(picks) >= 2
     answer = torch.as_tensor(samples.arrays["point"][picks], dtype=torch.float32)[:, None]
     corner = torch.full_like(answer, 0.01)
-    scorer = SimOutcomeReward({"task_split": "train"})
-    scores = outcome_rewards(samples, picks, torch.cat([answer, corner], 1), scorer)
-    assert scores.shape == (len(picks), 2)
-    assert (scores[:, 1] == 0).all() and scores[:, 0].max() > 0, (scores, scorer.last_reasons)
+    table = OutcomeTable(SimOutcomeReward({"task_split": "train"}), grid=28)
+    scores = outcome_rewards(samples, picks, torch.cat([answer, corner], 1), table)
+    assert scores.shape == (len(picks), 2) and table.executed == len(picks)
+    assert (scores[:, 1] == 0).all() and scores[:, 0].max() > 0, (scores, table.table)
+    table.close()
 
     cfg = rft_cfg(tmp_path, batch_size=1, group_size=2, max_steps=1, eval_every=1, reward_weights={"outcome": 1.0})
     result = train_rft(cfg, train_set=samples, val_set=samples)
     assert result.status == "done" and 0.0 <= result.metrics["outcome"] <= 1.0
+    assert result.metrics["outcome_executions"] >= 0  # logged: how many executions the step needed
 
 
 def test_sample_set_holds_every_shard_in_order_and_names_a_bad_shard(tmp_path, cache_dir, samples):

@@ -57,6 +57,9 @@ class RefPointRFTConfig(LoopConfig):
     #: one reset and one pick per location prompt; benchmarks/outcome_speed.py)
     reward_weights: dict = field(default_factory=lambda: {"outcome": 0.0})
     outcome_workers: int = 1  # worker processes that execute points when the outcome term is on
+    #: the outcome table's file (``roboref.outcome_table``; "" = ``out/outcome_table.jsonl``):
+    #: runs over the same prompts (a resume, the ablation, another seed) can share one
+    outcome_table: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,19 +84,22 @@ def load_prompts(cfg: RefPointRFTConfig, model: RefPointModel) -> tuple[SampleSe
     return SampleSet(paths[len(val) :]), SampleSet(paths[: len(val)])
 
 
-def outcome_rewards(samples: SampleSet, idx: np.ndarray, points: torch.Tensor, scorer) -> np.ndarray:
-    """``(B, G)`` execution outcomes of the sampled points: each sample's episode is re-created
-    from its seed and the point executed by the robot's controller (``SimOutcomeReward``)."""
-    b, g = points.shape[:2]
-    rows = [int(idx[i]) for i in range(b) for _ in range(g)]
-    texts = [f"<answer>({float(x):.4f}, {float(y):.4f})</answer>" for x, y in points.reshape(-1, 2).tolist()]
-    scores = scorer(
-        completions=texts,
-        seed=[int(samples.seeds[r]) if samples.seeds[r] >= 0 else None for r in rows],
-        robot=[str(samples.robots[r]) for r in rows],
-        instruction=[str(samples.arrays["instruction"][r]) for r in rows],
-    )
-    return np.asarray(scores, float).reshape(b, g)
+def outcome_rewards(samples: SampleSet, idx: np.ndarray, points: torch.Tensor, table) -> np.ndarray:
+    """``(B, G)`` execution outcomes of the sampled points from an ``OutcomeTable``: each
+    sample's episode is re-created from its seed and a point executed by the robot's controller
+    the first time its prompt and cell come up; after that it is looked up."""
+    from roboref.agents.refpoint.config import KINDS
+    from roboref.outcome_table import Prompt
+
+    prompts = []
+    for r in (int(i) for i in idx):
+        if samples.seeds[r] < 0:
+            raise ValueError(f"prompt {r} has no env seed: the outcome term needs shards that store it")
+        a = samples.arrays
+        kind = KINDS[int(a["kind"][r])]
+        prompts.append(Prompt(str(samples.robots[r]), int(samples.seeds[r]), str(a["instruction"][r]), kind, samples.mask(r)))
+    scores, _ = table.scores(prompts, points.numpy())
+    return scores
 
 
 def group_rewards(
@@ -127,9 +133,11 @@ def group_rewards(
                 sums[k] = sums.get(k, 0.0) + v
             sums["hit"] = sums.get("hit", 0.0) + point_in_mask((x, y), task.mask)[0]
     if scorer is not None:
+        executed = scorer.executed
         outcome = outcome_rewards(samples, idx, points, scorer)
         rewards += w_outcome * outcome
         sums["outcome"] = float(outcome.sum())
+        sums["outcome_executions"] = float((scorer.executed - executed) * b * g)  # a count, once /(b*g)
         # points scored 0 for bad input or a broken execution (off the table, unstable physics,
         # a dead worker, ...), by category: logged as fractions of the batch's points
         for cat, count in scorer.last_failures.items():
@@ -168,15 +176,19 @@ def train_rft(
         reward_cfg = cfg.reward_config()
         scorer = None
         if reward_cfg.weights.get("outcome", 0.0) > 0:
+            from pathlib import Path
+
+            from roboref.outcome_table import OutcomeTable
             from roboref.sim_reward import SimOutcomeReward
 
             # place points in one heatmap cell are one action of the policy: one execution
             # the prompts' own env options (randomization, depth noise, object variants) re-create them
-            scorer = SimOutcomeReward(
+            sim = SimOutcomeReward(
                 {**(cfg.env_kwargs or {}), "task_split": "train"},
                 workers=cfg.outcome_workers,
                 place_grid=model.config.grid,
             )
+            scorer = OutcomeTable(sim, model.config.grid, cfg.outcome_table or Path(cfg.out) / "outcome_table.jsonl")
 
         def train_step(
             model: RefPointModel, opt: torch.optim.Optimizer, step: int, idx: np.ndarray, t: dict[str, torch.Tensor]
