@@ -10,7 +10,8 @@ heatmap at temperature 1 (``sampling.sample_points``), on seeds of the ``rft`` b
 ground-truth mask instead (uniform over its pixels): every point then needs an execution on the
 one-at-a-time path, the worst case for the speed-up. Rates are completions/s of one process with
 one thread (per core). The RFT rows time a RefPoint RFT step (16 prompts × 32 points, UR5e) with
-and without the outcome term.
+and without the outcome term; with it, once on prompts the outcome table has never seen and once
+with the table an earlier run over the same prompts filled (``roboref.outcome_table``).
 """
 
 from __future__ import annotations
@@ -165,16 +166,22 @@ def rft_rows(steps: int, group: int, batch: int) -> None:
         print(f"\n| RefPoint RFT step, {batch} prompts × {group} points (UR5e) | s/step | ratio |\n|---|---|---:|")
         base = None
         runs = (
-            ("warm-up", {"outcome": 0.0}),
-            ("without outcome", {"outcome": 0.0}),
-            ("with outcome", {"outcome": 1.0}),
+            ("warm-up", {"outcome": 0.0}, ""),
+            ("without outcome", {"outcome": 0.0}, ""),
+            ("with outcome, table empty (prompts never seen)", {"outcome": 1.0}, ""),
+            ("with outcome, table filled (prompts seen before)", {"outcome": 1.0}, "warm"),
         )
-        for name, weights in runs:
+        for name, weights, table in runs:
             per = []
             for s in (1, 1 + steps):  # the difference leaves out loading, validation and saving
+                out = tmp / f"run-{len(per)}-{name[:20]}-{s}"
+                path = out / "outcome_table.jsonl"
+                if table:  # the cold run's table over the same prompts (the same points are drawn)
+                    out.mkdir(parents=True)
+                    shutil.copy(tmp / f"run-1-{runs[2][0][:20]}-{1 + steps}" / "outcome_table.jsonl", path)
                 cfg = RefPointRFTConfig(
                     init=str(shipped_checkpoint()),
-                    out=str(tmp / f"run-{name}-{s}"),
+                    out=str(out),
                     cache_dir=str(tmp / "cache"),
                     robots=("ur5e",),
                     batch_size=batch,
@@ -187,6 +194,7 @@ def rft_rows(steps: int, group: int, batch: int) -> None:
                     log_every=1,
                     progress=False,
                     reward_weights=weights,
+                    outcome_table=str(path),
                 )
                 t0 = time.perf_counter()
                 train_rft(cfg, train_set=train, val_set=val_set)

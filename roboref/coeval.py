@@ -10,7 +10,8 @@ object to the referred free space). Each agent's point is executed by each execu
 
 The ``oracle`` row with the controller measures control alone; each agent with ``teleport``
 measures perception alone. Results append to ``coeval.jsonl`` (resumable), the matrix goes to
-``coeval.json`` and ``coeval.md``.
+``coeval.json`` and ``coeval.md``; every agent minus the first on the same episodes, with paired
+95 % intervals, to ``coeval_paired.json`` and ``coeval.md``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from roboref.parallel import parallel_map
 from roboref.results import append_records, read_results, repair_tail
 from roboref.rollout import run_episode
 from roboref.seeds import suite_seed
-from roboref.stats import wilson
+from roboref.stats import paired_difference, wilson
 from roboref.workers import Worker
 
 EXECUTORS = ("teleport", "controller")
@@ -197,6 +198,57 @@ def markdown(m: dict) -> str:
     return "\n".join(lines)
 
 
+def paired(records: list[dict], base: str) -> list[dict]:
+    """Every other agent minus ``base`` on the same episodes, per executor: per robot and kind,
+    per robot, and over all (``stats.paired_difference``: points and its 95 % interval)."""
+    by: dict = {}
+    for r in records:
+        by.setdefault((r["agent"], r["executor"]), {})[(r["robot"], r["kind"], r["index"])] = bool(r["success"])
+    out = []
+    for (agent, ex), res in sorted(by.items()):
+        ref = by.get((base, ex))
+        if agent == base or ref is None:
+            continue
+        keys = sorted(set(res) & set(ref))
+        cells = {(rb, kd) for rb, kd, _ in keys}
+        scopes = [(rb, kd) for rb, kd in sorted(cells)] + [(rb, "all") for rb in sorted({c[0] for c in cells})]
+        for robot, kind in [*scopes, ("all", "all")]:
+            ks = [k for k in keys if robot in ("all", k[0]) and kind in ("all", k[1])]
+            if ks:
+                d, lo, hi = paired_difference([ref[k] for k in ks], [res[k] for k in ks])
+                out.append(
+                    {
+                        "agent": agent,
+                        "base": base,
+                        "executor": ex,
+                        "robot": robot,
+                        "kind": kind,
+                        "n": len(ks),
+                        "diff": d,
+                        "ci95": (lo, hi),
+                    }
+                )
+    return out
+
+
+def paired_markdown(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    lines = [
+        f"### paired differences to {rows[0]['base']} (points, 95 % interval)",
+        "",
+        "| agent | executor | robot | kind | n | difference |",
+        "|---|---|---|---|---:|---:|",
+    ]
+    for r in rows:
+        lo, hi = r["ci95"]
+        lines.append(
+            f"| {r['agent']} | {r['executor']} | {r['robot']} | {r['kind']} | {r['n']} | "
+            f"{100 * r['diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def run(cfg: DictConfig) -> int:
     from roboref.agents import check_agent_name
     from roboref.envs.control import CONTROLLERS
@@ -250,9 +302,12 @@ def run(cfg: DictConfig) -> int:
         for recs in parallel_map(run_job, jobs, int(cfg.workers), cfg.ray.address, out / ".ray", state=Worker):
             append_records(fh, [r for r in recs if r["key"] not in done])
             bar.update(len({r["index"] for r in recs}))
-    m = matrix(read_results(path))
+    records = read_results(path)
+    m = matrix(records)
+    pairs = paired(records, agents[0])
     write_json_atomic(out / "coeval.json", m)
-    text = markdown(m)
+    write_json_atomic(out / "coeval_paired.json", pairs)
+    text = markdown(m) + ("\n" + paired_markdown(pairs) if pairs else "")
     write_text_atomic(out / "coeval.md", text)
     print(text)
     return 0

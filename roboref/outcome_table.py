@@ -115,7 +115,12 @@ class OutcomeTable:
         self.last_failures = counts
         self.failures.update(counts)
         if counts:
-            log.warning("outcome table: %d of %d points scored 0 for a broken execution: %s", sum(counts.values()), b * g, dict(counts))
+            log.warning(
+                "outcome table: %d of %d points scored 0 for a broken execution: %s",
+                sum(counts.values()),
+                b * g,
+                dict(counts),
+            )
         return out, reasons
 
     def _key_of(self, p: Prompt, point) -> str | None:

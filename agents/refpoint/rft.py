@@ -97,7 +97,9 @@ def outcome_rewards(samples: SampleSet, idx: np.ndarray, points: torch.Tensor, t
             raise ValueError(f"prompt {r} has no env seed: the outcome term needs shards that store it")
         a = samples.arrays
         kind = KINDS[int(a["kind"][r])]
-        prompts.append(Prompt(str(samples.robots[r]), int(samples.seeds[r]), str(a["instruction"][r]), kind, samples.mask(r)))
+        prompts.append(
+            Prompt(str(samples.robots[r]), int(samples.seeds[r]), str(a["instruction"][r]), kind, samples.mask(r))
+        )
     scores, _ = table.scores(prompts, points.numpy())
     return scores
 
