@@ -246,10 +246,16 @@ def _groups_job(job: tuple[int, Group]) -> tuple[int, list[Scored]]:
     """Pool job: ``(index, scores)`` of one group with this process's ``Worker``."""
     from roboref import parallel
 
-    k, group = job
     if parallel._STATE is None:  # a pool process made by GroupPool always has one
         raise RuntimeError("outcome pool worker without a Worker state")
-    return k, score_group(group, parallel._STATE)
+    # through _with_state: it keeps the Worker's close ahead of EGL's own exit handler (closing
+    # the renderer after it printed an EGL_BAD_DISPLAY traceback when the pool shut down)
+    return parallel._with_state(_score_job, job)
+
+
+def _score_job(job: tuple[int, Group], worker: Worker) -> tuple[int, list[Scored]]:
+    k, group = job
+    return k, score_group(group, worker)
 
 
 class GroupPool:

@@ -200,3 +200,24 @@ def test_place_grid_shares_one_execution_per_cell():
         SimOutcomeReward(place_grid=-1)
     exact.close()
     shared.close()
+
+
+def test_the_worker_pool_shuts_down_without_an_egl_error(tmp_path):
+    """Pool processes close their renderer before EGL's own exit handler terminates the display
+    (it printed an EGL_BAD_DISPLAY traceback from every worker at the end of an RFT run)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pool.py"
+    script.write_text(
+        "from roboref.sim_reward import SimOutcomeReward\n"
+        "if __name__ == '__main__':\n"
+        "    r = SimOutcomeReward({'kinds': ['location'], 'num_steps': [1, 1]}, workers=2)\n"
+        "    s = r(prompts=['', ''], completions=['[(0.5, 0.5)]'] * 2, seed=[11, 12],"
+        " instruction=['a', 'b'], robot=['ur5e'] * 2)\n"
+        "    assert r.last_failures.get('worker_died', 0) == 0, r.last_reasons\n"
+        "    r.close()\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "EGL" not in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
