@@ -171,14 +171,14 @@ def rft_rows(steps: int, group: int, batch: int) -> None:
             ("with outcome, table empty (prompts never seen)", {"outcome": 1.0}, ""),
             ("with outcome, table filled (prompts seen before)", {"outcome": 1.0}, "warm"),
         )
-        for name, weights, table in runs:
+        for r, (name, weights, table) in enumerate(runs):
             per = []
             for s in (1, 1 + steps):  # the difference leaves out loading, validation and saving
-                out = tmp / f"run-{len(per)}-{name[:20]}-{s}"
+                out = tmp / f"run{r}-steps{s}"
                 path = out / "outcome_table.jsonl"
                 if table:  # the cold run's table over the same prompts (the same points are drawn)
                     out.mkdir(parents=True)
-                    shutil.copy(tmp / f"run-1-{runs[2][0][:20]}-{1 + steps}" / "outcome_table.jsonl", path)
+                    shutil.copy(tmp / f"run2-steps{1 + steps}" / "outcome_table.jsonl", path)
                 cfg = RefPointRFTConfig(
                     init=str(shipped_checkpoint()),
                     out=str(out),
