@@ -408,3 +408,24 @@ def test_refpoint_dr_is_shipped_and_answers_rgb_only_with_varied_points(episodes
     default = make_agent("refpoint")
     observations = [obs for obs, _ in episodes]
     assert [o.point for o in dr.act_batch(observations)] != [o.point for o in default.act_batch(observations)]
+
+
+def test_image_inputs_take_read_only_arrays_without_a_warning():
+    """Memory-mapped shards and env observations can be read-only: the tensors equal those of
+    writable copies, and torch's non-writable-array warning is not raised."""
+    import warnings
+
+    from roboref.agents.refpoint.config import RefPointConfig
+    from roboref.agents.refpoint.model import RefPointModel
+
+    model = RefPointModel(RefPointConfig.from_dict(TINY)).eval()
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
+    depth = rng.uniform(0.2, 3.0, (2, 48, 48)).astype(np.float32)
+    ro_rgb, ro_depth = rgb.copy(), depth.copy()
+    ro_rgb.flags.writeable = ro_depth.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = model.image_inputs(ro_rgb, ro_depth)
+    want = model.image_inputs(rgb, depth)
+    assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))

@@ -167,8 +167,9 @@ class RefPointModel(nn.Module):
         """Batched ``rgb`` uint8 (B, S, S, 3) and ``depth`` metres (B, S, S) at the model's
         resolution (see ``data.preprocess_*``) to the float tensors ``forward`` takes; rows
         where ``has_depth`` (B,) is False become the missing depth input."""
-        rgb = torch.as_tensor(np.asarray(rgb)).permute(0, 3, 1, 2).float() / 255.0 - 0.5
-        d = torch.as_tensor(np.asarray(depth, np.float32)).float().unsqueeze(1)
+        # np.require copies read-only arrays (memory-mapped shards): torch warns on those
+        rgb = torch.as_tensor(np.require(rgb, requirements="W")).permute(0, 3, 1, 2).float() / 255.0 - 0.5
+        d = torch.as_tensor(np.require(depth, np.float32, "W")).float().unsqueeze(1)
         md = self.config.max_depth
         depth_in = torch.cat([d / md - 0.5, (d < md - 1e-3).float() - 0.5], 1)
         if has_depth is not None:
