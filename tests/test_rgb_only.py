@@ -411,8 +411,8 @@ def test_refpoint_dr_is_shipped_and_answers_rgb_only_with_varied_points(episodes
 
 
 def test_image_inputs_take_read_only_arrays_without_a_warning():
-    """Memory-mapped shards and env observations can be read-only: the tensors equal those of
-    writable copies, and torch's non-writable-array warning is not raised."""
+    """Resized inputs are read-only (``preprocess_*`` return ``np.asarray`` of a PIL image): the
+    tensors equal those of writable copies, and torch's non-writable-array warning is not raised."""
     import warnings
 
     from roboref.agents.refpoint.config import RefPointConfig

@@ -167,7 +167,8 @@ class RefPointModel(nn.Module):
         """Batched ``rgb`` uint8 (B, S, S, 3) and ``depth`` metres (B, S, S) at the model's
         resolution (see ``data.preprocess_*``) to the float tensors ``forward`` takes; rows
         where ``has_depth`` (B,) is False become the missing depth input."""
-        # np.require copies read-only arrays (memory-mapped shards): torch warns on those
+        # np.require copies read-only arrays (preprocess_* return np.asarray of a PIL image, which
+        # is read-only): torch warns on those
         rgb = torch.as_tensor(np.require(rgb, requirements="W")).permute(0, 3, 1, 2).float() / 255.0 - 0.5
         d = torch.as_tensor(np.require(depth, np.float32, "W")).float().unsqueeze(1)
         md = self.config.max_depth
