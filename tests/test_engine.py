@@ -1,6 +1,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from roboref.envs.camera import SEG_TABLE, unproject
 from roboref.envs.scene import SceneConfig
@@ -18,6 +19,7 @@ from roboref.envs.tasks import (
     sample_task,
     steps_from_spec,
 )
+from roboref.envs.tasks.color_category import interior_point
 from roboref.envs.tasks.reasoning import StepParseError, parse_step, parse_steps
 from roboref.envs.tasks.records import ReasoningStep, mask_to_rle, rle_to_mask
 from roboref.envs.tasks.view import SceneView
@@ -245,3 +247,39 @@ def test_mask_rle_round_trip():
         m[0, 0] = True
         assert np.array_equal(rle_to_mask(mask_to_rle(m)), m)
         assert np.array_equal(rle_to_mask(mask_to_rle(~m)), ~m)
+
+
+def test_distance_maps_equal_numpy_norm_bit_for_bit(sim):
+    """``SceneView.center_dist`` (in-place sqrt of squares) is the value np.linalg.norm gives, so
+    relations and free space read the same distances they did before the fast path."""
+    _, view = _view(sim, 4)
+    for xy in (np.array([0.0, 0.0]), np.array([0.31, -0.27]), view.objects[0].center[:2]):
+        want = np.linalg.norm(view.table_points[:, :2] - xy, axis=1)
+        got = view.center_dist(xy)
+        assert got.tobytes() == want.tobytes()
+        assert not got.flags.writeable and view.center_dist(xy) is got  # cached, read-only
+
+
+def _interior_point_full_image(mask):
+    dist = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    h, w = mask.shape
+    return (float((col + 0.5) / w), float((row + 0.5) / h))
+
+
+def test_interior_point_on_the_bounding_box_equals_the_whole_image(sim):
+    """The distance transform runs on the mask's box plus a margin: the same point as on the
+    whole image, for object masks, random blobs and masks that touch the image edge."""
+    masks = [m for seed in (1, 2) for m in (o.mask for o in _view(sim, seed)[1].objects) if m.any()]
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        h, w = (int(v) for v in rng.integers(1, 30, size=2))
+        m = rng.uniform(size=(h, w)) < rng.uniform(0.05, 1.0)
+        masks.append(ndimage.binary_dilation(m) if rng.uniform() < 0.5 else m)
+    edge = np.zeros((20, 20), bool)
+    edge[:6, 12:] = True  # touches the top and right edges: they count as border
+    masks += [edge, np.zeros((5, 7), bool), np.ones((4, 4), bool)]
+    for m in masks:
+        assert interior_point(m) == _interior_point_full_image(m)
+    # rows 2-3, columns 14-17 are 3 px from the border (the edge included): the first is (2, 14)
+    assert interior_point(edge) == (14.5 / 20, 2.5 / 20)

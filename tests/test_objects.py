@@ -203,3 +203,29 @@ def test_mesh_variants_keep_the_front_at_plus_x(category):
         _, meshes = variant_parts(category, v.name, v.sizes()[0])
         body, front = list(meshes.values())[:2]
         assert front[0][:, 0].mean() > body[0][:, 0].mean() + 0.01, f"{category}/{v.name}"
+
+
+def test_props_compiled_together_equal_props_compiled_alone():
+    """``World.apply`` compiles a scene's missing objects in one probe model: every value must be
+    the one-object probe's, bit for bit (primitives and mesh variants, shared meshes included)."""
+    from dataclasses import fields
+
+    from roboref.envs.scene import SceneConfig, sample_scene
+    from roboref.envs.world import objects_props
+
+    rng = np.random.default_rng(3)
+    objs = []
+    for variants in ("primitive", "mixed"):
+        cfg = SceneConfig(robot="ur5e", num_objects=(8, 10), object_variants=variants)
+        for seed in range(3):
+            objs += sample_scene(rng, cfg, seed=seed).objects
+    assert any(o.variant for o in objs) and any(not o.variant for o in objs)
+    together = objects_props(objs)
+    for obj, got in zip(objs, together, strict=True):
+        want = object_props(obj)
+        for f in fields(want):
+            a, b = getattr(want, f.name), getattr(got, f.name)
+            if isinstance(a, np.ndarray):
+                assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (obj, f.name)
+            else:
+                assert a == b, (obj, f.name)

@@ -24,10 +24,20 @@ TEMPLATES = (
 
 
 def interior_point(mask: np.ndarray) -> tuple[float, float]:
-    """The normalized centre of the mask pixel farthest from the mask's border."""
-    dist = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    """The normalized centre of the mask pixel farthest from the mask's border (the image edge
+    counts as border). The distance transform runs on the mask's bounding box with one pixel of
+    margin: every outside pixel is nearer to that margin than to the mask, so the distances, and
+    the first maximum in row-major order, are those of the whole image (tested)."""
     h, w = mask.shape
+    rows, cols = np.any(mask, axis=1), np.any(mask, axis=0)
+    if not rows.any():
+        return (0.5 / w, 0.5 / h)  # as argmax of an all-zero image: the first pixel
+    r0, r1 = np.flatnonzero(rows)[[0, -1]]
+    c0, c1 = np.flatnonzero(cols)[[0, -1]]
+    crop = np.pad(mask[max(r0 - 1, 0) : r1 + 2, max(c0 - 1, 0) : c1 + 2], 1)
+    dist = ndimage.distance_transform_edt(crop)[1:-1, 1:-1]
+    row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    row, col = row + max(r0 - 1, 0), col + max(c0 - 1, 0)
     return (float((col + 0.5) / w), float((row + 0.5) / h))
 
 

@@ -39,16 +39,27 @@ HELD_TEMPLATES = (
 def describe(view: SceneView, a: ObjectFacts, rng: np.random.Generator) -> tuple[str, str] | None:
     """A unique referring expression for an anchor and its short name for reasoning steps, or
     None when its colour and category do not single it out."""
-    seen = referable(view)
-    same_cat = [o for o in seen if o.category == a.category]
-    same_both = [o for o in same_cat if o.color == a.color]
-    if len(same_both) != 1:
+    forms = _forms(view, a)
+    if forms is None:
         return None
-    forms = [f"the {a.color} {a.category}", f"the {a.category} that is {a.color}"]
-    forms += [f"the {a.color} {s}" for s in CATEGORIES[a.category].synonyms]
-    if len(same_cat) == 1:
-        forms.append(f"the {a.category}")
     return forms[int(rng.integers(len(forms)))], a.name
+
+
+def _forms(view: SceneView, a: ObjectFacts) -> list[str] | None:
+    """The unique expressions for ``a`` (cached per view: the sampler asks ~150 times a task)."""
+    memo = view.memo.setdefault("forms", {})
+    if a.index not in memo:
+        seen = referable(view)
+        same_cat = [o for o in seen if o.category == a.category]
+        same_both = [o for o in same_cat if o.color == a.color]
+        forms = None
+        if len(same_both) == 1:
+            forms = [f"the {a.color} {a.category}", f"the {a.category} that is {a.color}"]
+            forms += [f"the {a.color} {s}" for s in CATEGORIES[a.category].synonyms]
+            if len(same_cat) == 1:
+                forms.append(f"the {a.category}")
+        memo[a.index] = forms
+    return memo[a.index]
 
 
 def make_step(

@@ -38,9 +38,10 @@ class Step:
         return f"{self.relation}({', '.join(args)})"
 
 
-def referable(view: SceneView) -> list[ObjectFacts]:
-    """Objects a person can see in the image (candidates and distractors)."""
-    return [o for o in view.objects if o.pixels >= 5]
+def referable(view: SceneView) -> tuple[ObjectFacts, ...]:
+    """Objects a person can see in the image (candidates and distractors); a tuple computed
+    once per view (the sampler asks for it a few hundred times per task)."""
+    return view.visible_tuple(5)
 
 
 def apply_location_step(

@@ -48,7 +48,7 @@ class Offset(Relation):
         return 0.05 - float(np.linalg.norm(xy(o) - self._target(view, anchors[0], params)))
 
     def region(self, view: SceneView, anchors: Objs, params: Params) -> np.ndarray:
-        return np.linalg.norm(view.table_points[:, :2] - self._target(view, anchors[0], params), axis=1) < 0.045
+        return view.center_dist(self._target(view, anchors[0], params)) < 0.045
 
     def fit(
         self, view: SceneView, target: ObjectFacts, anchors: Objs, cands: Objs, rng: np.random.Generator

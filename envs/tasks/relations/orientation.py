@@ -115,7 +115,7 @@ class Angle(Relation):
     def region(self, view: SceneView, anchors: Objs, params: Params) -> np.ndarray:
         a, b = anchors
         target = xy(a) + (a.radius + 0.12) * _angle_dir(a, b, params["deg"])
-        return np.linalg.norm(view.table_points[:, :2] - target, axis=1) < 0.05
+        return view.center_dist(target) < 0.05
 
     def fit(
         self, view: SceneView, target: ObjectFacts, anchors: Objs, cands: Objs, rng: np.random.Generator

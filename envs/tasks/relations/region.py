@@ -52,7 +52,7 @@ class TableRegion(Relation):
     def region(self, view: SceneView, anchors: Objs, params: Params) -> np.ndarray:
         p = view.table_points[:, :2]
         if params["what"] == "corner":
-            return np.linalg.norm(p - corner_point(view, params["which"]), axis=1) < 0.2
+            return view.center_dist(corner_point(view, params["which"])) < 0.2
         d = view.camera_dirs()[{"near": "front", "far": "behind"}.get(params["which"], params["which"])]
         proj = p @ d
         return proj > proj[view.table_ok].max() - 0.12 if view.table_ok.any() else np.zeros(len(p), bool)
@@ -126,10 +126,10 @@ class Center(Relation):
         if params["mode"] == "table":
             (x0, x1), (y0, y1) = view.area
             c = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-            return np.linalg.norm(p - c, axis=1) < 0.08
+            return view.center_dist(c) < 0.08
         if params["mode"] == "group":
             c = np.mean([xy(a) for a in anchors], axis=0)
-            return np.linalg.norm(p - c, axis=1) < 0.06
+            return view.center_dist(c) < 0.06
         a, b = anchors
         u = unit(xy(b) - xy(a))
         rel = p - xy(b)
