@@ -18,6 +18,7 @@ from roboref.envs.camera import SEG_TABLE, project
 from roboref.envs.control import (
     FAILURE_REASONS,
     Action,
+    ControlConfig,
     ExecutionResult,
     grasp_pose,
     make_controller,
@@ -329,6 +330,34 @@ def test_g1_far_object_is_ik_failed(g1):
     frame = show(sim, (block,))
     r = make_controller("g1").execute(sim, Action(pick=object_point(sim, frame, 0)), frame)
     assert r.failure == "ik_failed"
+
+
+def test_g1_carry_via_points_pass_within_the_carry_tolerance():
+    """A carry's up and over waypoints are in free space, ``carry_clearance`` above everything:
+    missing one by millimetres must not end the place. This seeded coeval placement (oracle
+    point) found no carry IK solution within the 2 mm grasp tolerance (residual 0.2 cm); with
+    the default ``carry_tolerance`` the object is placed where the point said."""
+    import gymnasium as gym
+
+    from roboref.coeval import held_object
+    from roboref.envs.control.ik import POS_TOL
+    from roboref.envs.tasks.color_category import interior_point
+
+    env = gym.make("roboref/Refer-G1-v0", kinds=["placement"], num_steps=[1, 3], image_size=[224, 224])
+    results = {}
+    for tol in (POS_TOL, ControlConfig().carry_tolerance):
+        env.reset(seed=3100166)
+        u = env.unwrapped
+        held = held_object(env)
+        point = tuple(u.task.point)
+        pick = interior_point(u.frame.seg == held + 1)
+        ctl = make_controller("g1", carry_tolerance=tol)
+        results[tol] = ctl.execute(u.sim, Action(pick=pick, place=point), u.frame)
+    env.close()
+    strict, default = results[POS_TOL], results[ControlConfig().carry_tolerance]
+    assert strict.failure == "ik_failed" and "carry" in strict.message
+    assert default.success and default.placed, default.message
+    assert default.distance_to_target < ControlConfig().place_radius
 
 
 # --- PickPlace envs --------------------------------------------------------------------------

@@ -14,6 +14,9 @@ class ControlConfig:
     approach_height: float = 0.12  # pre-grasp above the grasp point
     lift_height: float = 0.15  # how far a pick lifts
     carry_clearance: float = 0.10  # held object's bottom above the highest thing on the table
+    #: How far a carry via point (up, over) may miss: it is in free space, carry_clearance above
+    #: everything; the grasp, lift and lowering to the place point keep IK's 2 mm.
+    carry_tolerance: float = 0.02
     place_clearance: float = 0.008  # held object's bottom above the surface when released
     place_radius: float = 0.04  # target region: object centre within this of the place point
     min_lift: float = 0.05  # a pick counts as lifted at this height gain

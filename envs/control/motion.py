@@ -14,6 +14,7 @@ import numpy as np
 
 from roboref.envs.control.config import ControlConfig
 from roboref.envs.control.errors import ControlError
+from roboref.envs.control.ik import POS_TOL
 from roboref.envs.control.state import Binding, Run
 
 CHUNK = 10  # physics steps between control updates (20 ms at the world's 2 ms step)
@@ -40,10 +41,12 @@ class Motion:
         qpos = b.sim.data.qpos[b.sim.world.robot_qadr]
         return b.arm.ik.full_q(dict(zip(b.robot_joints, qpos, strict=True)))
 
-    def _plan(self, b: Binding, q_full: np.ndarray, pos, rot, what: str) -> tuple[np.ndarray, np.ndarray]:
+    def _plan(
+        self, b: Binding, q_full: np.ndarray, pos, rot, what: str, pos_tol: float = POS_TOL
+    ) -> tuple[np.ndarray, np.ndarray]:
         """IK for the site at ``(pos, rot)`` from ``q_full``: ``(new full configuration, arm
-        joints)``; no converged solution is ``ik_failed``."""
-        q_new, sol = b.arm.ik.solve(q_full, np.asarray(pos, float), rot)
+        joints)``; no solution within ``pos_tol`` is ``ik_failed``."""
+        q_new, sol = b.arm.ik.solve(q_full, np.asarray(pos, float), rot, pos_tol=pos_tol)
         if not sol.converged:
             raise ControlError(
                 "ik_failed",
@@ -53,7 +56,15 @@ class Motion:
         return q_new, sol.q
 
     def _plan_line(
-        self, b: Binding, q_full: np.ndarray, start, end, rot, what: str, step: float = 0.03
+        self,
+        b: Binding,
+        q_full: np.ndarray,
+        start,
+        end,
+        rot,
+        what: str,
+        step: float = 0.03,
+        pos_tol: float = POS_TOL,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Joint waypoints along the straight line ``start → end``, one IK solve every ``step``
         metres (⌈|end − start| / step⌉ of them), each seeded with the previous one."""
@@ -61,7 +72,7 @@ class Motion:
         path = []
         for i in range(1, n + 1):
             p = np.asarray(start) + (np.asarray(end) - np.asarray(start)) * i / n
-            q_full, q = self._plan(b, q_full, p, rot, what)
+            q_full, q = self._plan(b, q_full, p, rot, what, pos_tol)
             path.append(q)
         return q_full, path
 

@@ -105,8 +105,9 @@ class Placing:
                 up = np.array([start[0], start[1], carry_z])
                 over = np.array([target[0], target[1], carry_z])
                 try:
-                    q, p_up = self._plan_line(b, q0, start, up, rot_t, "carry")
-                    q, p_over = self._plan_line(b, q, up, over, rot_t, "carry", step=0.05)
+                    tol = cfg.carry_tolerance
+                    q, p_up = self._plan_line(b, q0, start, up, rot_t, "carry", pos_tol=tol)
+                    q, p_over = self._plan_line(b, q, up, over, rot_t, "carry", step=0.05, pos_tol=tol)
                     q, p_down = self._plan_line(b, q, over, target, rot_t, "place")
                     return q, up, over, p_up, p_over, p_down, rot_t
                 except ControlError as e:
