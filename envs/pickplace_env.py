@@ -7,6 +7,7 @@ The object is then put back where it was, so ``tasks_per_episode`` tasks can fol
 ``mode="pick_place"``: steps alternate: the first point says *what* (the instructed object is
 picked and held), the second says *where* ("Place it left of the blue can."): the held object is
 placed there, and the step succeeds when it rests, upright, within ``place_radius`` of the spot.
+Place regions are drawn within the arm's place reach (``place_area``).
 
 ``step`` takes the point, or the agent's whole answer (an ``AgentOutput``); an answer without a
 point scores 0 and ends the episode with ``info["format_reason"]``. ``info`` carries
@@ -213,9 +214,21 @@ class PickPlaceEnv(gym.Env):
         self._phase, self.task = "pick", self._pick_task()
         return self.task is None, False
 
-    def _view(self, frame) -> SceneView:
+    def _view(self, frame, area=None) -> SceneView:
         K, T = self.sim.camera_pose(self.config.camera)
-        return SceneView(self.sim.scene, frame.seg, frame.depth, K, T, self.scene_config.placement_area)
+        return SceneView(self.sim.scene, frame.seg, frame.depth, K, T, area or self.scene_config.placement_area)
+
+    def place_area(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Where place tasks may send the held object: the scene's placement area within the arm's
+        place reach (``Controller.reach_area``, when the controller has one). A region the arm
+        cannot reach is a task no point can solve: 88 of 200 G1 placement regions drawn over the
+        whole workspace had no part inside the G1's reach."""
+        (x0, x1), (y0, y1) = self.scene_config.placement_area
+        reach = self.controller.reach_area
+        if reach is None:
+            return (x0, x1), (y0, y1)
+        (rx0, rx1), (ry0, ry1) = reach
+        return (max(x0, rx0), min(x1, rx1)), (max(y0, ry0), min(y1, ry1))
 
     def _task_config(self, kind: str) -> TaskConfig:
         cfg = self.config
@@ -239,7 +252,8 @@ class PickPlaceEnv(gym.Env):
             self.sim.scene,
             [self.sim.world.object_pose(self.sim.data, k) for k in range(len(self.sim.scene.objects))],
         )
-        return sample_task(self.np_random, self._view(frame), self._task_config("placement"), held=held), frame
+        view = self._view(frame, self.place_area())
+        return sample_task(self.np_random, view, self._task_config("placement"), held=held), frame
 
     def _put_back(self, slot: int) -> ExecutionResult:
         """Place a held object back at its scene position (keeps multi-task episodes going)."""

@@ -395,6 +395,39 @@ def test_pickplace_env_oracle_pick_succeeds_and_info_is_json(pick_env):
         pick_env.step(np.array([0.5, 0.5], np.float32))
 
 
+def test_g1_place_tasks_ask_only_for_places_within_the_arms_reach():
+    """PickPlace draws place regions inside the controller's ``reach_area`` (the G1 has one, the
+    UR5e reaches its whole workspace): every pixel of a G1 place task's mask lies on table within
+    it, while the pick tasks still cover the whole workspace."""
+    import gymnasium as gym
+
+    from roboref.envs.camera import unproject
+    from roboref.envs.control import G1Controller
+
+    env = gym.make("roboref/PickPlace-G1-v0", mode="pick_place", tasks_per_episode=1)
+    u = env.unwrapped
+    assert u.place_area() == G1Controller.reach_area
+    checked = 0
+    for seed in range(6):
+        _, info = env.reset(seed=seed)
+        _, _, term, trunc, info = env.step(np.asarray(info["task"]["point"][:2], np.float32))
+        if term or trunc or not info["success"]:
+            continue
+        rows, cols = np.nonzero(u.task.mask)
+        K, T = u.sim.camera_pose(u.config.camera)
+        xyz = unproject(np.column_stack([cols + 0.5, rows + 0.5]), u.frame.depth[rows, cols], K, T)
+        (x0, x1), (y0, y1) = G1Controller.reach_area
+        on_table = np.abs(xyz[:, 2] - TABLE_HEIGHT) < 0.01
+        inside = (xyz[:, 0] >= x0) & (xyz[:, 0] <= x1) & (xyz[:, 1] >= y0) & (xyz[:, 1] <= y1)
+        assert inside[on_table].all() and on_table.mean() > 0.5
+        checked += 1
+    env.close()
+    assert checked >= 2
+    ur5e_env = gym.make("roboref/PickPlace-UR5e-v0", mode="pick_place")
+    assert ur5e_env.unwrapped.place_area() == ur5e_env.unwrapped.scene_config.placement_area
+    ur5e_env.close()
+
+
 def test_pickplace_env_pick_then_place_episode():
     import gymnasium as gym
 
