@@ -220,15 +220,10 @@ class PickPlaceEnv(gym.Env):
 
     def place_area(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """Where place tasks may send the held object: the scene's placement area within the arm's
-        place reach (``Controller.reach_area``, when the controller has one). A region the arm
-        cannot reach is a task no point can solve: 88 of 200 G1 placement regions drawn over the
-        whole workspace had no part inside the G1's reach."""
-        (x0, x1), (y0, y1) = self.scene_config.placement_area
-        reach = self.controller.reach_area
-        if reach is None:
-            return (x0, x1), (y0, y1)
-        (rx0, rx1), (ry0, ry1) = reach
-        return (max(x0, rx0), min(x1, rx1)), (max(y0, ry0), min(y1, ry1))
+        place reach (``Controller.place_area``). A region the arm cannot reach is a task no point
+        can solve: 88 of 200 G1 placement regions drawn over the whole workspace had no part
+        inside the G1's reach."""
+        return self.controller.place_area(self.scene_config.placement_area)
 
     def _task_config(self, kind: str) -> TaskConfig:
         cfg = self.config

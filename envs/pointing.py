@@ -46,6 +46,17 @@ def check_common(cfg) -> None:
         raise ValueError(f"render_mode must be None or 'rgb_array', got {cfg.render_mode!r}")
 
 
+def check_area(area, name: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``((x_min, x_max), (y_min, y_max))`` of finite floats with min < max, or a ValueError."""
+    try:
+        (x0, x1), (y0, y1) = ((float(a), float(b)) for a, b in area)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be ((x_min, x_max), (y_min, y_max)) in metres, got {area!r}") from None
+    if not (np.isfinite([x0, x1, y0, y1]).all() and x0 < x1 and y0 < y1):
+        raise ValueError(f"{name} must have finite bounds with min < max, got {area!r}")
+    return (x0, x1), (y0, y1)
+
+
 def check_randomization(cfg) -> None:
     """The ``randomization`` and ``depth_noise`` fields parse (errors list the allowed values)."""
     from roboref.envs.randomization import RandomizationConfig

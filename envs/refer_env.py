@@ -17,6 +17,7 @@ from roboref.assets.objects import CATEGORIES, PALETTE
 from roboref.envs.pointing import (
     action_space,
     cameras,
+    check_area,
     check_common,
     check_randomization,
     config_from_kwargs,
@@ -74,10 +75,16 @@ class ReferEnvConfig:
     # envs/randomization.py and envs/sensors.py: a preset name, a dict {"preset": …, field: …} or a config
     randomization: Any = "none"  # none | light | strong | heldout
     depth_noise: Any = "none"  # none | realsense | strong | no_depth (depth all zeros, info["depth_mode"])
+    #: ((x_min, x_max), (y_min, y_max)) world metres of table that placement regions are drawn in
+    #: (e.g. an arm's place reach, as ``roboref coeval reachable_places=true`` sets it); None: the
+    #: scene's placement area (the robot's workspace)
+    place_area: tuple | None = None
 
     def __post_init__(self):
         check_common(self)
         check_randomization(self)
+        if self.place_area is not None:
+            object.__setattr__(self, "place_area", check_area(self.place_area, "place_area"))
         if self.physics_steps_per_action < 0:
             raise ValueError("physics_steps_per_action must be >= 0")
         if self.reward not in ("binary", "default", "roborefer"):
@@ -151,8 +158,10 @@ class ReferEnv(gym.Env):
             tc = self.task_config
             raise NoTaskError(
                 f"no valid referring program in 50 scenes for relations={tc.relations}, "
-                f"kinds={tc.kinds}, num_steps={tc.num_steps}, split={tc.split!r}: the scenes cannot "
-                "give that many unique answers; allow more relations, kinds or objects"
+                f"kinds={tc.kinds}, num_steps={tc.num_steps}, split={tc.split!r}"
+                + (f", place_area={self.config.place_area}" if self.config.place_area else "")
+                + ": the scenes cannot give that many unique answers; allow more relations, kinds or "
+                "objects" + (", or a larger place_area" if self.config.place_area else "")
             )
         self._tasks_done = 0
         self._needs_reset = False
@@ -213,7 +222,8 @@ class ReferEnv(gym.Env):
     # --- helpers ----------------------------------------------------------------------------
     def _sample_task(self) -> ReferringTask | None:
         K, T = self.sim.camera_pose(self.config.camera)
-        self.view = SceneView(self.sim.scene, self.frame.seg, self.frame.depth, K, T, self.scene_config.placement_area)
+        area = self.config.place_area or self.scene_config.placement_area
+        self.view = SceneView(self.sim.scene, self.frame.seg, self.frame.depth, K, T, area)
         return sample_task(self.np_random, self.view, self.task_config)
 
     def _obs(self) -> dict:

@@ -249,6 +249,20 @@ def paired_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def coeval_env_kwargs(cfg: DictConfig, robot: str, kind: str) -> dict:
+    """The Refer env options of one robot and kind. With ``reachable_places``, placement regions
+    are drawn where the robot's controller places (``Controller.place_area``): a region the arm
+    cannot reach turns a task no point solves into a control failure (on the G1, 88 of 200)."""
+    from roboref.envs.control import CONTROLLERS
+    from roboref.envs.robots import get_robot
+
+    kwargs = {"kinds": [kind], "num_steps": list(cfg.num_steps), "image_size": list(cfg.image_size)}
+    if kind == "placement" and cfg.get("reachable_places", False) and robot in CONTROLLERS:
+        area = CONTROLLERS[robot].place_area(get_robot(robot).workspace)
+        kwargs["place_area"] = [list(a) for a in area]
+    return kwargs
+
+
 def run(cfg: DictConfig) -> int:
     from roboref.agents import check_agent_name
     from roboref.envs.control import CONTROLLERS
@@ -272,11 +286,7 @@ def run(cfg: DictConfig) -> int:
         if len(exs) < len(cfg.executors):
             print(f"note: no controller for {robot} in this installation; only {exs} run for it")
         for k, kind in enumerate(("location", "placement")):
-            env_kwargs = {
-                "kinds": [kind],
-                "num_steps": list(cfg.num_steps),
-                "image_size": list(cfg.image_size),
-            }
+            env_kwargs = coeval_env_kwargs(cfg, robot, kind)
             eps = tuple(
                 (i, suite_seed(cfg.seed_base, k, i))
                 for i in range(int(cfg.episodes))

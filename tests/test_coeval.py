@@ -34,3 +34,22 @@ def test_coeval_bad_inputs(tmp_path, capsys):
     assert main(["coeval", "executors=[magic]", f"out={tmp_path}"]) == 2
     assert "teleport" in capsys.readouterr().err
     assert main(["coeval", "agents=[gpt]", f"out={tmp_path}"]) == 2
+
+
+def test_reachable_places_draw_placements_where_the_controller_places():
+    """``reachable_places=true`` gives placement envs the controller's place area (the G1's
+    reach; the UR5e reaches its whole workspace), and leaves location envs alone."""
+    from omegaconf import OmegaConf
+
+    from roboref.coeval import coeval_env_kwargs
+    from roboref.envs.control import G1Controller
+    from roboref.envs.robots import get_robot
+
+    cfg = OmegaConf.create({"num_steps": [1, 3], "image_size": [224, 224], "reachable_places": True})
+    g1 = coeval_env_kwargs(cfg, "g1", "placement")
+    assert [tuple(a) for a in g1["place_area"]] == list(G1Controller.reach_area)
+    assert "place_area" not in coeval_env_kwargs(cfg, "g1", "location")
+    ur5e = coeval_env_kwargs(cfg, "ur5e", "placement")
+    assert [tuple(a) for a in ur5e["place_area"]] == list(get_robot("ur5e").workspace)
+    cfg.reachable_places = False
+    assert "place_area" not in coeval_env_kwargs(cfg, "g1", "placement")

@@ -115,6 +115,8 @@ def test_bad_actions_raise_clear_errors(ur5e_env, action, words):
         ({"categories": ["teapot"]}, ["teapot", "mug"]),
         ({"colour": "red"}, ["colour", "allowed", "colors"]),
         ({"image_size": (4, 4)}, ["image_size"]),
+        ({"place_area": [[0.1, 0.0], [-0.3, 0.3]]}, ["place_area", "min < max"]),
+        ({"place_area": "left"}, ["place_area", "x_min"]),
     ],
 )
 def test_bad_env_config_raises_clear_errors(kwargs, words):
@@ -122,6 +124,30 @@ def test_bad_env_config_raises_clear_errors(kwargs, words):
         gym.make("roboref/Refer-UR5e-v0", **kwargs)
     for w in words:
         assert w in str(err.value)
+
+
+def test_place_area_bounds_the_placement_regions():
+    """``place_area`` keeps every on-table pixel of a placement region inside it; without it the
+    same seeds draw regions beyond (the G1's reach is smaller than its workspace)."""
+    from roboref.envs.camera import unproject
+    from roboref.envs.control import G1Controller
+    from roboref.envs.scene import TABLE_HEIGHT
+
+    (x0, x1), (y0, y1) = G1Controller.reach_area
+    outside = {}
+    for area in (None, G1Controller.reach_area):
+        env = gym.make("roboref/Refer-G1-v0", kinds=["placement"], num_steps=(1, 2), place_area=area)
+        u = env.unwrapped
+        outside[area] = 0
+        for seed in range(5):
+            env.reset(seed=seed)
+            rows, cols = np.nonzero(u.task.mask)
+            K, T = u.sim.camera_pose(u.config.camera)
+            p = unproject(np.column_stack([cols + 0.5, rows + 0.5]), u.frame.depth[rows, cols], K, T)
+            p = p[np.abs(p[:, 2] - TABLE_HEIGHT) < 0.01]
+            outside[area] += int(((p[:, 0] < x0) | (p[:, 0] > x1) | (p[:, 1] < y0) | (p[:, 1] > y1)).sum())
+        env.close()
+    assert outside[G1Controller.reach_area] == 0 and outside[None] > 0
 
 
 def test_unstable_physics_truncates_and_reset_is_clean(ur5e_env):

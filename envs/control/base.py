@@ -50,6 +50,16 @@ class Controller(Motion, Contacts, Picking, Placing):
     #: scene workspace.
     reach_area: tuple[tuple[float, float], tuple[float, float]] | None = None
 
+    @classmethod
+    def place_area(cls, area: tuple[tuple[float, float], tuple[float, float]]):
+        """``area`` within ``reach_area`` (``area`` itself when the arm reaches all of it): where
+        place tasks for this arm should ask the held object to go."""
+        if cls.reach_area is None:
+            return tuple(tuple(v) for v in area)
+        (x0, x1), (y0, y1) = area
+        (rx0, rx1), (ry0, ry1) = cls.reach_area
+        return (max(x0, rx0), min(x1, rx1)), (max(y0, ry0), min(y1, ry1))
+
     def __init__(self, config: ControlConfig | None = None, spec: RobotSpec | None = None, **overrides):
         base = config or ControlConfig()
         self.config = ControlConfig(**{**base.__dict__, **overrides})

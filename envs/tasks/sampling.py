@@ -171,6 +171,8 @@ def _sample_placement(
         if anchors is None or any(o.support == anchors[0].index for o in view.objects):
             return None
         a = anchors[0]
+        if not view.in_area(a.center[:2]):
+            return None  # the surface lies outside the area placements are drawn in
         if held is not None and held.radius > 0.5 * min(a.size[0], a.size[1]):
             if held_index is not None:
                 return None  # the object in the hand does not fit on it

@@ -155,6 +155,11 @@ class SceneView:
             if below:
                 a.support = below[0].index
 
+    def in_area(self, xy) -> bool:
+        """Whether the table-plane point ``xy`` lies in the placement area."""
+        (x0, x1), (y0, y1) = self.area
+        return bool(x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1)
+
     def to_cam(self, points: np.ndarray) -> np.ndarray:
         """World points (N, 3) -> camera coordinates (N, 3)."""
         return (np.atleast_2d(points) - self.T[:3, 3]) @ self.T[:3, :3]
