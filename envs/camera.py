@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import mujoco
 import numpy as np
@@ -67,7 +67,8 @@ class CameraSpec:
         return extrinsics(np.asarray(self.pos, float), mat.reshape(3, 3))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # its fields are immutable (str, numbers, tuples of numbers): no deep copy needed
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> CameraSpec:

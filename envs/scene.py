@@ -92,7 +92,7 @@ class SceneSpec:
     def to_dict(self) -> dict:
         d = _fields(self)
         d["objects"] = [o.to_dict() for o in self.objects]
-        d["cameras"] = tuple(_fields(c) for c in self.cameras)
+        d["cameras"] = tuple(c.to_dict() for c in self.cameras)
         return d
 
     def to_json(self) -> str:

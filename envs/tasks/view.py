@@ -91,8 +91,7 @@ class SceneView:
         self.height, self.width = seg.shape
         self.area = area
         self._dist_cache: dict[tuple[float, float], np.ndarray] = {}
-        self._visible: dict[int, tuple[ObjectFacts, ...]] = {}
-        #: Per-view results other modules derive and reuse (e.g. ``language``'s anchor names).
+        #: Per-view results derived once and reused (visible objects, ``language``'s anchor names).
         self.memo: dict[str, dict] = {}
         self.objects = [self._facts(k, o) for k, o in enumerate(scene.objects)]
         self._link_supports()
@@ -169,10 +168,10 @@ class SceneView:
 
     def visible_tuple(self, min_pixels: int) -> tuple[ObjectFacts, ...]:
         """``visible`` as a tuple, cached (the objects and their pixels are fixed per view)."""
-        got = self._visible.get(min_pixels)
-        if got is None:
-            got = self._visible[min_pixels] = tuple(o for o in self.objects if o.pixels >= min_pixels)
-        return got
+        cache = self.memo.setdefault("visible", {})
+        if min_pixels not in cache:
+            cache[min_pixels] = tuple(o for o in self.objects if o.pixels >= min_pixels)
+        return cache[min_pixels]
 
     def free_space(self, clearance: float, ignore: tuple[int, ...] = ()) -> np.ndarray:
         """Table points at least ``clearance`` from every object's footprint (bool over points)."""
