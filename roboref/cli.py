@@ -61,6 +61,10 @@ def compose(command: str, overrides: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the ``roboref`` command itself, not a call from Python
+        from roboref.parallel import fast_exit
+
+        fast_exit()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)

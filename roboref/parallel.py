@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures as cf
+import gc
 import multiprocessing
 import os
 import shutil
@@ -42,6 +43,15 @@ def share_cores(threads: int) -> None:
         sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+def fast_exit() -> None:
+    """Make this process's exit skip the interpreter's last garbage collections: ``gc.freeze``
+    at exit, after every other exit handler. A process that has loaded torch and MiniLM otherwise
+    spends ~1 s after its last line tracing its millions of objects (measured: 1.05 s -> 0.15 s),
+    and a pool waits for each worker to exit. Only garbage in reference cycles is left uncollected,
+    and the process is ending."""
+    atexit.register(gc.freeze)  # handlers run last-registered first: call this early
+
+
 def init_worker(parent: int, threads: int, make_state: Callable[[], Any] | None = None, every_s: float = 0.5) -> None:
     """Pool initializer. Shares the cores out among the workers' thread pools (``share_cores``:
     torch's OpenMP, BLAS and Mesa's llvmpipe otherwise start a thread per core in every worker),
@@ -49,6 +59,7 @@ def init_worker(parent: int, threads: int, make_state: Callable[[], Any] | None 
     process that spawned it dies (e.g. SIGKILL) instead of idling as an orphan holding a GL
     context."""
     global _STATE
+    fast_exit()
     share_cores(threads)
     if make_state is not None:
         _STATE = make_state()

@@ -261,9 +261,11 @@ def test_a_job_run_alone_shares_nothing_and_leaves_nothing_open(closed_envs):
     assert a.env.unwrapped in closed_envs and b.env.unwrapped in closed_envs
 
 
-def test_a_worker_keeps_its_env_for_one_configuration_only(closed_envs):
-    """The state a worker keeps between jobs is explicit: the env (and the agents and controller
-    built on it) of the last configuration; another configuration closes it first."""
+def test_a_worker_keeps_an_env_per_id_and_moves_it_between_task_options(closed_envs):
+    """The state a worker keeps between jobs is explicit: an env per env id (with the agents and
+    controller built on it). Another task configuration reconfigures that env in place; an option
+    that needs a new simulator closes it and makes another; another robot gets its own env, kept
+    beside the first."""
     from eval_agents_for_tests import RecordingAgent
 
     from roboref.evaluate import run_job
@@ -277,8 +279,48 @@ def test_a_worker_keeps_its_env_for_one_configuration_only(closed_envs):
         run_job(_job(agent, {"kinds": ["location"]}, seeds=(8,)), worker)
         assert len(RecordingAgent.instances) == 1 and not closed_envs  # same configuration: reused
         assert worker.controller() is ctrl
-        run_job(_job(agent, {"kinds": ["placement"]}), worker)
-        first, second = RecordingAgent.instances
-        assert closed_envs == [first.env.unwrapped] and second.env.unwrapped is not first.env.unwrapped
-        assert worker.controller() is not ctrl
-    assert closed_envs == [first.env.unwrapped, second.env.unwrapped]
+        first = RecordingAgent.instances[0]
+        run_job(_job(agent, {"kinds": ["placement"]}), worker)  # task options only: in place
+        assert not closed_envs and first.env.unwrapped.config.kinds == ("placement",)
+        assert first.env.unwrapped.spec.kwargs["kinds"] == ["placement"]
+        assert len(RecordingAgent.instances) == 1 and worker.controller() is ctrl
+        g1 = EvalJob_for(agent, {"kinds": ["placement"]}, robot="g1")
+        run_job(g1, worker)
+        assert not closed_envs and RecordingAgent.instances[1].env.unwrapped.config.robot == "g1"
+        run_job(_job(agent, {"kinds": ["location"]}), worker)  # back to the UR5e: its env again
+        assert len(RecordingAgent.instances) == 2 and worker.controller() is ctrl
+        run_job(_job(agent, {"kinds": ["location"], "image_size": [96, 96]}), worker)  # a new simulator
+        assert closed_envs == [first.env.unwrapped] and worker.controller() is not ctrl
+        third = RecordingAgent.instances[2]
+        assert third.env.unwrapped is not first.env.unwrapped and third.env.unwrapped.config.image_size == (96, 96)
+    assert {id(e) for e in closed_envs[1:]} == {id(RecordingAgent.instances[1].env.unwrapped), id(third.env.unwrapped)}
+
+
+def EvalJob_for(agent: str, env_kwargs: dict, robot: str, seeds=(7,)):
+    from roboref.evaluate import EvalJob
+
+    return EvalJob(agent, 0, robot, "location", json.dumps(env_kwargs, sort_keys=True), tuple(enumerate(seeds)))
+
+
+def test_a_reconfigured_worker_env_gives_a_fresh_envs_records():
+    """Moving a worker's env from one segment's task options to the next changes no record: the
+    same episodes as jobs run each with their own new env (both robots, every suite segment)."""
+    from roboref.evaluate import run_job
+    from roboref.workers import Worker
+
+    segments = [
+        {"kinds": ["location"], "task_split": "train"},
+        {"kinds": ["placement"], "task_split": "train"},
+        {"task_split": "unseen"},
+        {"num_steps": [2, 5], "task_split": "train"},
+    ]
+    jobs = [
+        EvalJob_for("oracle", seg, robot, seeds=(11 + k, 40 + k))
+        for k, seg in enumerate(segments)
+        for robot in ("ur5e", "g1")
+    ]
+    with Worker() as worker:
+        kept = [_strip(run_job(job, worker)) for job in jobs]
+    fresh = [_strip(run_job(job)) for job in jobs]
+    assert kept == fresh
+    assert len({r["kind"] for recs in kept for r in recs}) == 2 and any(r["num_steps"] >= 2 for r in kept[-1])

@@ -51,6 +51,37 @@ def test_same_seed_same_images_in_a_fresh_env(ur5e_env):
     assert np.array_equal(seg_a, seg_b)
 
 
+def test_a_reconfigured_env_gives_a_new_envs_episodes():
+    """``reconfigure`` keeps the compiled world and gives the episodes of an env made anew with
+    the new options (task split: other categories in the scene; kinds; reward preset)."""
+    opts = {"task_split": "unseen", "kinds": ["placement"], "reward": "default"}
+    env = gym.make("roboref/Refer-UR5e-v0", kinds=["location"])
+    sim = env.unwrapped.sim
+    env.reset(seed=3)
+    env.unwrapped.reconfigure(**opts)
+    assert env.unwrapped.sim is sim and env.unwrapped._needs_reset
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.array([0.5, 0.5], np.float32))
+    fresh = gym.make("roboref/Refer-UR5e-v0", **opts)
+    for seed in (3, 4):
+        a, seg_a, info_a = _images(env, seed)
+        b, seg_b, info_b = _images(fresh, seed)
+        assert np.array_equal(a["rgb"], b["rgb"]) and np.array_equal(seg_a, seg_b)
+        assert info_a["task"] == info_b["task"] and info_a["task"]["kind"] == "placement"
+        point = np.array([0.5, 0.5], np.float32)
+        assert env.step(point)[1:3] == fresh.step(point)[1:3]
+    fresh.close()
+    env.close()
+
+
+def test_reconfigure_refuses_what_needs_a_new_simulator(ur5e_env):
+    with pytest.raises(ValueError, match=r"\['image_size'\] need a new env"):
+        ur5e_env.unwrapped.reconfigure(image_size=(96, 96))
+    with pytest.raises(ValueError, match="unknown env option"):
+        ur5e_env.unwrapped.reconfigure(kinds=["location"], colour="red")
+    assert ur5e_env.unwrapped.config.image_size == (224, 224)
+
+
 def test_different_seeds_different_scenes(ur5e_env):
     scenes = {_images(ur5e_env, s)[2]["scene"]["objects"].__repr__() for s in range(5)}
     assert len(scenes) == 5
