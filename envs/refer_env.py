@@ -251,7 +251,9 @@ class ReferEnv(gym.Env):
         self.scene_config = new.scene_config()
         self.task_config = new.task_config()
         if self.spec is not None:
-            self.spec = replace(self.spec, kwargs={**self.spec.kwargs, **kwargs})
+            # the options that may not change are the same; the others are kwargs' alone
+            kept = {k: v for k, v in self.spec.kwargs.items() if k not in self.RECONFIGURABLE}
+            self.spec = replace(self.spec, kwargs={**kept, **kwargs})
         self.task, self.frame, self._tasks_done, self._needs_reset = None, None, 0, True
 
     def render(self):

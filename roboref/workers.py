@@ -49,10 +49,10 @@ class Worker:
         suite's segments: tasks, not scenes); otherwise it closes the env and makes a new one."""
         slot = self._slots.get(env_id)
         if slot is not None and slot.kwargs_json != env_kwargs_json:
-            if _reconfigurable(slot, env_kwargs_json):
-                slot.env.unwrapped.reconfigure(**json.loads(env_kwargs_json))
+            if _reconfigure(slot.env, json.loads(env_kwargs_json)):
                 slot.kwargs_json = env_kwargs_json
             else:
+                del self._slots[env_id]
                 slot.env.close()
                 slot = None
         if slot is None:
@@ -100,16 +100,18 @@ class Worker:
         self.close()
 
 
-def _reconfigurable(slot: _Slot, new_json: str) -> bool:
-    """Whether the slot's env can become the one of ``new_json`` in place: every option that
-    differs (set in one configuration and not the other counts) is one of the env's
-    ``RECONFIGURABLE``."""
-    allowed = getattr(slot.env.unwrapped, "RECONFIGURABLE", frozenset())
-    a, b = json.loads(slot.kwargs_json), json.loads(new_json)
-    return all(k in allowed for k in a.keys() | b.keys() if a.get(k, _MISSING) != b.get(k, _MISSING))
-
-
-_MISSING = object()
+def _reconfigure(env: Any, kwargs: dict) -> bool:
+    """Move ``env`` to the configuration ``kwargs`` in place (``env.unwrapped.reconfigure``), or
+    ``False`` where it cannot: an env without that method, or an option that needs a new simulator
+    (its ValueError; ``gym.make`` then reports a bad option itself)."""
+    reconfigure = getattr(env.unwrapped, "reconfigure", None)
+    if reconfigure is None:
+        return False
+    try:
+        reconfigure(**kwargs)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -293,7 +293,11 @@ def test_a_worker_keeps_an_env_per_id_and_moves_it_between_task_options(closed_e
         assert closed_envs == [first.env.unwrapped] and worker.controller() is not ctrl
         third = RecordingAgent.instances[2]
         assert third.env.unwrapped is not first.env.unwrapped and third.env.unwrapped.config.image_size == (96, 96)
-    assert {id(e) for e in closed_envs[1:]} == {id(RecordingAgent.instances[1].env.unwrapped), id(third.env.unwrapped)}
+        with pytest.raises(ValueError, match="unknown env option"):  # gym.make's error, the env closed first
+            run_job(_job(agent, {"kinds": ["location"], "colour": "red"}), worker)
+        assert closed_envs[-1] is third.env.unwrapped
+        third_closed = len(closed_envs)
+    assert closed_envs[third_closed:] == [RecordingAgent.instances[1].env.unwrapped]  # nothing closed twice
 
 
 def EvalJob_for(agent: str, env_kwargs: dict, robot: str, seeds=(7,)):

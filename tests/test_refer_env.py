@@ -71,6 +71,8 @@ def test_a_reconfigured_env_gives_a_new_envs_episodes():
         point = np.array([0.5, 0.5], np.float32)
         assert env.step(point)[1:3] == fresh.step(point)[1:3]
     fresh.close()
+    env.unwrapped.reconfigure()  # back to the defaults: the spec keeps no option of before
+    assert env.unwrapped.config.kinds == ("location", "placement") and "kinds" not in env.spec.kwargs
     env.close()
 
 

@@ -34,10 +34,11 @@ def interior_point(mask: np.ndarray) -> tuple[float, float]:
         return (0.5 / w, 0.5 / h)  # as argmax of an all-zero image: the first pixel
     r0, r1 = np.flatnonzero(rows)[[0, -1]]
     c0, c1 = np.flatnonzero(cols)[[0, -1]]
-    crop = np.pad(mask[max(r0 - 1, 0) : r1 + 2, max(c0 - 1, 0) : c1 + 2], 1)
+    top, left = max(r0 - 1, 0), max(c0 - 1, 0)
+    crop = np.pad(mask[top : r1 + 2, left : c1 + 2], 1)
     dist = ndimage.distance_transform_edt(crop)[1:-1, 1:-1]
     row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    row, col = row + max(r0 - 1, 0), col + max(c0 - 1, 0)
+    row, col = row + top, col + left
     return (float((col + 0.5) / w), float((row + 0.5) / h))
 
 
